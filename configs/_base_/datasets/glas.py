@@ -1,0 +1,77 @@
+# GlaS as prepared by tools/prepare_glas.py: images/, masks/, splits/.
+# Training: the training images with pseudo-masks (tools/make_pseudo_masks.py
+# --out data/glas/pseudo_masks), cut into 256x256 tiles with stride 192.
+dataset_type = 'GlaSDataset'
+data_root = 'data/glas'
+crop_size = (256, 256)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='CropTile'),
+    dict(
+        type='RandomResize',
+        scale=crop_size,
+        ratio_range=(0.75, 3.0),
+        keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PhotoMetricDistortion'),
+    dict(type='PackSegInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs'),
+]
+tta_ratios = [0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale_factor=r, keep_ratio=True)
+             for r in tta_ratios],
+            [dict(type='RandomFlip', prob=0., direction='horizontal'),
+             dict(type='RandomFlip', prob=1., direction='horizontal')],
+            [dict(type='LoadAnnotations')],
+            [dict(type='PackSegInputs')],
+        ]),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='InfiniteSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='splits/train.txt',
+        data_prefix=dict(img_path='images', seg_map_path='pseudo_masks'),
+        tile_size=256,
+        tile_stride=192,
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='splits/val.txt',
+        data_prefix=dict(img_path='images', seg_map_path='masks'),
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='splits/test.txt',
+        data_prefix=dict(img_path='images', seg_map_path='masks'),
+        pipeline=test_pipeline))
+# model selection on the held-out val split only (mIoU; object metrics skipped)
+val_evaluator = dict(type='GlaSMetric', object_metrics=False)
+test_evaluator = dict(type='GlaSMetric')

@@ -1,0 +1,5 @@
+# OEEM with the c_diff weight map (paper Eq. 5) on both heads.
+_base_ = './pspnet_r38_glas_oeem.py'
+model = dict(
+    decode_head=dict(loss_decode=dict(weight_type='c_diff')),
+    auxiliary_head=dict(loss_decode=dict(weight_type='c_diff')))

@@ -1,0 +1,4 @@
+# Fully supervised upper bound: cross-entropy on the ground-truth masks.
+_base_ = './pspnet_r38_glas_baseline.py'
+train_dataloader = dict(
+    dataset=dict(data_prefix=dict(img_path='images', seg_map_path='masks')))

@@ -1,0 +1,5 @@
+# OEEM with the lc_mix weight map (paper Eq. 7) on both heads.
+_base_ = './pspnet_r38_glas_oeem.py'
+model = dict(
+    decode_head=dict(loss_decode=dict(weight_type='lc_mix')),
+    auxiliary_head=dict(loss_decode=dict(weight_type='lc_mix')))

@@ -1,0 +1,198 @@
+"""Training and testing through MMEngine's runner, for every config of this
+repository (segmentation: ``default_scope='mmseg'``; classification:
+``default_scope='mmpretrain'``), on GPUs or, when there is none, on the CPU."""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+import torch.distributed as torch_dist
+from mmengine.config import Config, ConfigDict
+from mmengine.runner import Runner
+
+from ..utils.errors import OEEMInputError
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def load_config(config: str,
+                work_dir: Optional[str] = None,
+                cfg_options: Optional[dict] = None,
+                launcher: str = 'none') -> Config:
+    """Read ``config``, apply ``cfg_options`` and set ``work_dir`` (default
+    ``./work_dirs/<config name>``) and ``launcher``."""
+    if not osp.isfile(config):
+        raise OEEMInputError(f'{config}: config file not found')
+    if launcher not in LAUNCHERS:
+        raise OEEMInputError(
+            f'--launcher {launcher}: not one of {", ".join(LAUNCHERS)}')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+    cfg.launcher = launcher
+    return cfg
+
+
+def _replace_sync_bn(node):
+    """Recursively turn ``SyncBN`` norm configs into ``BN`` (in place)."""
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+        for value in node.values():
+            _replace_sync_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _replace_sync_bn(value)
+
+
+def adapt_to_device(cfg: Config) -> Config:
+    """Make ``cfg`` runnable where it is run.
+
+    Without CUDA: SyncBN becomes BN (SyncBN has no CPU kernel), distributed
+    runs use gloo and a DDP wrapper that accepts CPU modules. With CUDA in a
+    single process: SyncBN becomes BN too (it needs a process group).
+    """
+    on_gpu = torch.cuda.is_available()
+    if not on_gpu or cfg.launcher == 'none':
+        _replace_sync_bn(cfg._cfg_dict)
+    if not on_gpu:
+        env_cfg = cfg.setdefault('env_cfg', ConfigDict())
+        env_cfg.setdefault('dist_cfg', ConfigDict())['backend'] = 'gloo'
+        if cfg.launcher != 'none':
+            cfg.model_wrapper_cfg = dict(type='CPUDistributedDataParallel')
+    return cfg
+
+
+def _init_cpu_process_group(cfg: Config) -> None:
+    """MMEngine's launcher set-up calls ``torch.cuda.set_device``; without a
+    GPU the gloo group is made here and MMEngine then finds it ready."""
+    if (cfg.launcher == 'pytorch' and not torch.cuda.is_available()
+            and not torch_dist.is_initialized()):
+        torch_dist.init_process_group(backend='gloo')
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The runner for ``cfg`` (``runner_type`` honoured), after
+    :func:`adapt_to_device`."""
+    adapt_to_device(cfg)
+    _init_cpu_process_group(cfg)
+    if 'runner_type' in cfg:
+        from mmengine.registry import RUNNERS
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def configure_train(cfg: Config,
+                    resume: Optional[str] = None,
+                    amp: bool = False) -> Config:
+    """Apply ``--resume`` (``'auto'``: the latest checkpoint of work_dir, or a
+    checkpoint path) and ``--amp`` (mixed precision, CUDA only)."""
+    if amp:
+        if not torch.cuda.is_available():
+            raise OEEMInputError('--amp: mixed precision needs a CUDA GPU')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        if not osp.isfile(resume):
+            raise OEEMInputError(f'--resume {resume}: checkpoint not found')
+        cfg.resume = True
+        cfg.load_from = resume
+    return cfg
+
+
+def train(cfg: Config) -> torch.nn.Module:
+    """Train with MMEngine's runner; returns the trained model."""
+    runner = build_runner(cfg)
+    return runner.train()
+
+
+def _is_segmentation(cfg: Config) -> bool:
+    return cfg.get('default_scope', 'mmseg') == 'mmseg'
+
+
+def use_aug_test(cfg: Config) -> Config:
+    """Switch inference to the paper's protocol: ``model.test_cfg`` becomes
+    the config's ``aug_test_cfg``."""
+    if not _is_segmentation(cfg) or 'aug_test_cfg' not in cfg:
+        raise OEEMInputError(
+            '--aug-test: the config has no aug_test_cfg (it is for '
+            'segmentation configs of this repository)')
+    cfg.model.test_cfg = cfg.aug_test_cfg
+    return cfg
+
+
+def configure_test(cfg: Config,
+                   checkpoint: str,
+                   out: Optional[str] = None,
+                   show_dir: Optional[str] = None,
+                   tta: bool = False,
+                   aug_test: bool = False) -> Config:
+    """Apply the test options.
+
+    Args:
+        checkpoint: Weights to test.
+        out: Segmentation: folder for the predicted masks (PNG, class index
+            per pixel). Classification: a ``.pkl`` file of the predictions.
+        show_dir: Folder for painted predictions (overlays).
+        tta: MMSeg's test-time augmentation (``tta_model``/``tta_pipeline``).
+        aug_test: The paper's protocol: ``model.test_cfg`` is replaced by the
+            config's ``aug_test_cfg`` (tiles, 8 scales x flip, batched sliding
+            windows).
+    """
+    if not osp.isfile(checkpoint):
+        raise OEEMInputError(f'{checkpoint}: checkpoint file not found')
+    cfg.load_from = checkpoint
+    segmentation = _is_segmentation(cfg)
+    if aug_test:
+        use_aug_test(cfg)
+    if tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            raise OEEMInputError('--tta: the config has no tta_model / '
+                                 'tta_pipeline')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if show_dir:
+        hook = cfg.default_hooks.get('visualization')
+        if hook is None:
+            raise OEEMInputError('--show-dir: the config has no '
+                                 'visualization hook in default_hooks')
+        if segmentation:
+            hook['draw'] = True
+            hook['interval'] = 1
+            cfg.visualizer['save_dir'] = show_dir
+        else:
+            hook['enable'] = True
+            hook['out_dir'] = show_dir
+    if out:
+        if segmentation:
+            cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+                dict(type='SegPredictionWriterHook', out_dir=out)
+            ]
+        else:
+            evaluators = cfg.test_evaluator
+            if not isinstance(evaluators, (list, tuple)):
+                evaluators = [evaluators]
+            cfg.test_evaluator = list(evaluators) + [
+                dict(type='DumpResults', out_file_path=out)
+            ]
+    return cfg
+
+
+def test(cfg: Config) -> dict:
+    """Test with MMEngine's runner; returns the metrics."""
+    runner = build_runner(cfg)
+    return runner.test()
+
+
+def set_local_rank(local_rank: int) -> None:
+    """Older launchers pass ``--local-rank``; MMEngine reads LOCAL_RANK."""
+    os.environ.setdefault('LOCAL_RANK', str(local_rank))

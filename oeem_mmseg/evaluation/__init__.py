@@ -1,0 +1,3 @@
+from .glas_metric import GlaSMetric
+
+__all__ = ['GlaSMetric']

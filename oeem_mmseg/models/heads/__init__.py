@@ -1,0 +1,3 @@
+from .multilayer_cam_head import MultiLayerCAMHead
+
+__all__ = ['MultiLayerCAMHead']

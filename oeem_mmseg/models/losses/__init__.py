@@ -1,0 +1,3 @@
+from .oeem_loss import OEEMLoss
+
+__all__ = ['OEEMLoss']

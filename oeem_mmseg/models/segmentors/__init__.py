@@ -1,0 +1,3 @@
+from .tiled_encoder_decoder import TiledEncoderDecoder
+
+__all__ = ['TiledEncoderDecoder']

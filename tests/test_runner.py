@@ -1,0 +1,157 @@
+"""The foundation: config loading, device adaptation, checkpoint loading on
+torch >= 2.6, and tools/train.py + tools/test.py on tiny configs (CPU)."""
+import glob
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import _load_checkpoint
+
+import oeem_mmseg  # noqa: F401  (registers everything)
+from oeem_mmseg.apis import runner
+from oeem_mmseg.utils import OEEMInputError
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_tiny.py')
+TINY_CLS = osp.join(REPO, 'tests', 'configs', 'cls_r38_tiny.py')
+sys.path.insert(0, osp.join(REPO, 'tools'))
+import test as test_tool  # noqa: E402
+import train as train_tool  # noqa: E402
+
+
+def data_root_options(root):
+    return ['--cfg-options'] + [
+        f'{loader}.dataset.data_root={root}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')
+    ]
+
+
+def test_every_repository_config_loads():
+    configs = glob.glob(osp.join(REPO, 'configs', 'oeem', '*.py'))
+    assert len(configs) >= 8
+    for path in configs:
+        cfg = runner.load_config(path)
+        assert cfg.work_dir.endswith(osp.splitext(osp.basename(path))[0])
+        assert 'oeem_mmseg' in cfg.custom_imports.imports
+
+
+def test_ablation_configs_state_only_their_difference():
+    oeem = Config.fromfile(
+        osp.join(REPO, 'configs/oeem/pspnet_r38_glas_oeem.py'))
+    cmax = Config.fromfile(
+        osp.join(REPO, 'configs/oeem/pspnet_r38_glas_cmax.py'))
+    assert oeem.model.decode_head.loss_decode.weight_type == 'l_norm'
+    assert cmax.model.decode_head.loss_decode.weight_type == 'c_max'
+    assert cmax.model.auxiliary_head.loss_decode.weight_type == 'c_max'
+    assert cmax.model.auxiliary_head.loss_decode.loss_weight == 0.4
+    fully = Config.fromfile(
+        osp.join(REPO, 'configs/oeem/pspnet_r38_glas_fully.py'))
+    assert fully.train_dataloader.dataset.data_prefix.seg_map_path == 'masks'
+    assert fully.model.decode_head.loss_decode.type == 'CrossEntropyLoss'
+    ohem = Config.fromfile(
+        osp.join(REPO, 'configs/oeem/pspnet_r38_glas_ohem.py'))
+    assert ohem.model.decode_head.sampler.type == 'OHEMPixelSampler'
+
+
+def test_bad_config_and_options_are_one_line_errors(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train_tool.main([str(tmp_path / 'missing.py')])
+    assert exit_info.value.code == 2
+    assert 'missing.py: config file not found' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        test_tool.main([TINY_SEG, str(tmp_path / 'nope.pth')])
+    assert 'nope.pth: checkpoint file not found' in capsys.readouterr().err
+    with pytest.raises(OEEMInputError, match='--resume'):
+        runner.configure_train(
+            runner.load_config(TINY_SEG), resume=str(tmp_path / 'x.pth'))
+
+
+def test_sync_bn_becomes_bn_without_gpu_or_process_group():
+    cfg = runner.load_config(
+        osp.join(REPO, 'configs/oeem/pspnet_r38_glas_oeem.py'))
+    assert cfg.model.backbone.norm_cfg.type == 'SyncBN'
+    runner.adapt_to_device(cfg)
+    assert cfg.model.backbone.norm_cfg.type == 'BN'
+    assert cfg.model.decode_head.norm_cfg.type == 'BN'
+    assert cfg.model.auxiliary_head.norm_cfg.type == 'BN'
+    if not torch.cuda.is_available():
+        assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+
+
+def test_mmengine_checkpoints_load_on_new_torch(tmp_path):
+    buffer = HistoryBuffer()
+    buffer.update(1.5)
+    path = str(tmp_path / 'ckpt.pth')
+    torch.save(
+        dict(meta=dict(iter=3, seed=np.int64(0)),
+             message_hub=dict(log_scalars={'loss': buffer}),
+             state_dict={'w': torch.ones(2)}), path)
+    checkpoint = _load_checkpoint(path, map_location='cpu')
+    assert checkpoint['meta']['iter'] == 3
+    assert checkpoint['message_hub']['log_scalars']['loss'].current() == 1.5
+    with pytest.raises(FileNotFoundError):
+        _load_checkpoint(str(tmp_path / 'absent.pth'))
+
+
+def test_train_resume_and_test_segmentation(glas_prepared, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    options = data_root_options(glas_prepared)
+    train_tool.main([TINY_SEG, '--work-dir', work_dir] + options)
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
+    # resume: continue from iteration 2 to 3, not from scratch
+    train_tool.main([TINY_SEG, '--work-dir', work_dir, '--resume'] + options
+                    + ['train_cfg.max_iters=3', 'param_scheduler.0.end=3'])
+    ckpt = torch.load(
+        osp.join(work_dir, 'iter_3.pth'), map_location='cpu',
+        weights_only=False)
+    assert ckpt['meta']['iter'] == 3
+    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
+    assert 'Load checkpoint from' in open(logs[-1]).read() or \
+        'resumed' in open(logs[-1]).read().lower()
+    # the paper's test on that checkpoint, with predicted masks and overlays
+    out, show = str(tmp_path / 'pred'), str(tmp_path / 'vis')
+    metrics = test_tool.main([
+        TINY_SEG, osp.join(work_dir, 'iter_3.pth'), '--work-dir', work_dir,
+        '--aug-test', '--out', out, '--show-dir', show
+    ] + options)
+    assert 0 <= metrics['mIoU'] <= 100
+    names = open(osp.join(glas_prepared, 'splits', 'test.txt')).read().split()
+    assert sorted(os.listdir(out)) == sorted(n + '.png' for n in names)
+    from oeem_mmseg.utils.io import read_binary_mask
+    mask = read_binary_mask(osp.join(out, names[0] + '.png'))
+    assert mask.shape == (120, 150)
+    assert glob.glob(osp.join(show, '**', '*.png'), recursive=True)
+
+
+def test_train_classification_config(glas_prepared, tmp_path):
+    work_dir = str(tmp_path / 'cls')
+    train_tool.main([TINY_CLS, '--work-dir', work_dir] +
+                    data_root_options(glas_prepared))
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    metrics = test_tool.main([
+        TINY_CLS, osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir,
+        '--out', str(tmp_path / 'preds.pkl')
+    ] + data_root_options(glas_prepared))
+    assert 'multi-label/f1-score' in metrics
+    assert osp.isfile(tmp_path / 'preds.pkl')
+
+
+def test_distributed_training_on_two_cpu_processes(glas_prepared, tmp_path):
+    work_dir = str(tmp_path / 'dist')
+    env = dict(os.environ, PORT='29517', CUDA_VISIBLE_DEVICES='',
+               OMP_NUM_THREADS='1')
+    result = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), TINY_SEG, '2',
+         '--work-dir', work_dir] + data_root_options(glas_prepared),
+        env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
+    logs = open(glob.glob(osp.join(work_dir, '*', '*.log'))[0]).read()
+    assert 'world_size: 2' in logs or 'Distributed launcher: pytorch' in logs

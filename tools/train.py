@@ -1,0 +1,51 @@
+"""Train a segmentor (mmseg config) or the CAM classifier (mmpretrain config).
+
+    python tools/train.py configs/oeem/pspnet_r38_glas_oeem.py
+    python tools/train.py configs/oeem/cls_r38_glas.py --work-dir work_dirs/cls
+"""
+import argparse
+
+from mmengine.config import DictAction
+
+from oeem_mmseg.apis import runner
+from oeem_mmseg.utils import exit_on_user_error
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='where logs and checkpoints go')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the latest checkpoint of the work dir, or from '
+        'the checkpoint given')
+    parser.add_argument(
+        '--amp', action='store_true', help='mixed precision (CUDA)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value (e.g. '
+        'train_cfg.max_iters=20)')
+    parser.add_argument(
+        '--launcher', choices=runner.LAUNCHERS, default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+@exit_on_user_error
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    runner.set_local_rank(args.local_rank)
+    cfg = runner.load_config(args.config, args.work_dir, args.cfg_options,
+                             args.launcher)
+    runner.configure_train(cfg, resume=args.resume, amp=args.amp)
+    runner.train(cfg)
+
+
+if __name__ == '__main__':
+    main()
