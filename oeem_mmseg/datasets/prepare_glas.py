@@ -1,0 +1,325 @@
+"""Convert a GlaS folder into the project layout.
+
+Sources (files directly in ``src``; names are case-sensitive, extensions
+``.bmp``, ``.png``, ``.tif`` or ``.tiff`` in any case):
+
+- the official release: ``train_N.bmp``, ``testA_N.bmp``, ``testB_N.bmp``,
+  masks ``NAME_anno.bmp`` (instance maps) and ``Grade.csv`` (patient IDs);
+- a glas_subset-like folder: ``NAME.png`` with ``NAME_anno.png`` 0/255 masks
+  whose borders were interpolated by a resize.
+
+Mask rule, decided for each mask file from its values (``full`` = 255, or
+65535 for 16-bit files):
+
+- only 0 and ``full``: gland = ``mask >= 128`` (``>= 32768`` for 16 bit);
+- 0 and ``full`` plus intermediate values (a 0/255 mask whose borders were
+  interpolated): the same threshold, provided the intermediate values lie
+  on borders: at most :data:`MAX_INTERPOLATED_FRACTION` of the pixels, and
+  at most :data:`MAX_FLAT_SHARE` of them equal to their 4 neighbours.
+  Otherwise (e.g. regions of 1 and 2 beside 255: an instance map with a
+  255, or a photo) the mask is ambiguous and rejected;
+- no ``full`` value: an instance map (0 background, 1..K one gland each),
+  gland = ``mask > 0``.
+
+Output in ``out``: ``images/NAME.png`` (RGB, 8 bit), ``masks/NAME.png``
+(0 non-gland, 1 gland; 8-bit indexed PNG with GlaSDataset's palette),
+``splits/{train,val,testA,testB,test}.txt`` (natural order; test = testA +
+testB; val = whole patients of Grade.csv, else single images, held out of
+the train_* images) and the resume manifest ``.prepare_glas.json``.
+"""
+import csv
+import io
+import json
+import os
+import os.path as osp
+import random
+import re
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from ..utils.errors import OEEMInputError
+from ..utils.io import (atomic_write_bytes, atomic_write_png, read_label,
+                        read_rgb)
+from .glas import GLAS_PALETTE
+
+SOURCE_PREFIXES = ('train', 'testA', 'testB')
+MAX_INTERPOLATED_FRACTION = 0.25
+MAX_FLAT_SHARE = 0.5
+MANIFEST = '.prepare_glas.json'
+
+_SOURCE_FILE = re.compile(
+    r'^(?P<name>(?P<prefix>train|testA|testB)_\d+)(?P<anno>_anno)?'
+    r'\.(?i:bmp|png|tiff?)$')
+_EXTENSION = re.compile(r'\.(?i:bmp|png|tiff?)$')
+
+
+def natural_key(text: str) -> list:
+    """Sort key ordering embedded numbers by value: train_2 < train_10."""
+    return [(0, int(part)) if part.isdigit() else (1, part)
+            for part in re.split(r'(\d+)', text) if part]
+
+
+def binarize_glas_mask(mask: np.ndarray, path: str) -> np.ndarray:
+    """(H, W) uint8 gland mask (0/1) of a source annotation, by the rule in
+    the module docstring; ``path`` names the file in errors."""
+    full = np.iinfo(mask.dtype).max
+    values = np.unique(mask)
+    if values[-1] != full:
+        return (mask > 0).astype(np.uint8)
+    intermediate = (mask != 0) & (mask != full)
+    count = np.count_nonzero(intermediate)
+    if count:
+        padded = np.pad(mask, 1, mode='edge')
+        flat = ((padded[:-2, 1:-1] == mask) & (padded[2:, 1:-1] == mask)
+                & (padded[1:-1, :-2] == mask) & (padded[1:-1, 2:] == mask))
+        fraction = count / mask.size
+        flat_share = np.count_nonzero(flat & intermediate) / count
+        if (fraction > MAX_INTERPOLATED_FRACTION
+                or flat_share > MAX_FLAT_SHARE):
+            raise OEEMInputError(
+                f'{path}: unexpected mask values: 0, {full} and '
+                f'{np.count_nonzero((values != 0) & (values != full))} '
+                f'other values on {fraction:.1%} of the '
+                f'pixels, {flat_share:.0%} of them in flat regions; want an '
+                f'instance map (0 background, 1..K glands, no {full}) or a '
+                f'0/{full} mask with interpolated borders')
+    return (mask >= (full + 1) // 2).astype(np.uint8)
+
+
+def scan_glas_source(src: str) -> Dict[str, Tuple[str, str]]:
+    """``{name: (image_path, mask_path)}`` of the GlaS files in ``src``."""
+    if not osp.isdir(src):
+        raise OEEMInputError(f'{src}: source folder not found')
+    found: Dict[Tuple[str, bool], str] = {}
+    for filename in sorted(os.listdir(src)):
+        match = _SOURCE_FILE.match(filename)
+        if match is None or not osp.isfile(osp.join(src, filename)):
+            continue
+        key = (match['name'], bool(match['anno']))
+        if key in found:
+            raise OEEMInputError(
+                f'{osp.join(src, filename)}: duplicate of '
+                f'{found[key]} (one file per name)')
+        found[key] = osp.join(src, filename)
+    if not found:
+        raise OEEMInputError(
+            f'{src}: no GlaS files found (want train_N / testA_N / testB_N '
+            'images with NAME_anno masks, .bmp or .png)')
+    pairs = {}
+    for (name, is_mask), path in found.items():
+        if is_mask and (name, False) not in found:
+            raise OEEMInputError(f'{path}: mask without image {name}.*')
+        if not is_mask:
+            if (name, True) not in found:
+                raise OEEMInputError(
+                    f'{path}: image without mask (want {name}_anno.bmp or '
+                    f'{name}_anno.png next to it)')
+            pairs[name] = (path, found[(name, True)])
+    return pairs
+
+
+def read_grade_csv(path: str) -> Dict[str, str]:
+    """``{image name: patient ID}`` from GlaS's ``Grade.csv``.
+
+    Header names are matched case-insensitively after stripping spaces (the
+    official header is ``name, patient ID, grade (GlaS), grade
+    (Sirinukunwattana et al. 2015)``); comma, semicolon and tab delimiters
+    are accepted; names may carry an image extension.
+    """
+    try:
+        with open(path, newline='', encoding='utf-8-sig') as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise OEEMInputError(f'{path}: cannot be read ({error})') from None
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=',;\t')
+    except csv.Error:
+        dialect = csv.excel
+    rows = [row for row in csv.reader(io.StringIO(text), dialect)
+            if any(cell.strip() for cell in row)]
+    if not rows:
+        raise OEEMInputError(f'{path}: empty file')
+    header = [cell.strip().lower() for cell in rows[0]]
+    name_col = next((i for i, h in enumerate(header)
+                     if h in ('name', 'image', 'image name', 'filename')),
+                    None)
+    patient_col = next((i for i, h in enumerate(header) if 'patient' in h),
+                       None)
+    if name_col is None or patient_col is None:
+        raise OEEMInputError(
+            f'{path}: want a "name" and a "patient ID" column, header is '
+            f'{rows[0]}')
+    patients: Dict[str, str] = {}
+    for line, row in enumerate(rows[1:], start=2):
+        if len(row) <= max(name_col, patient_col):
+            raise OEEMInputError(f'{path}: line {line} has too few columns')
+        name = _EXTENSION.sub('', row[name_col].strip())
+        patient = row[patient_col].strip()
+        if not name or not patient:
+            raise OEEMInputError(
+                f'{path}: line {line} lacks a name or a patient ID')
+        if patients.setdefault(name, patient) != patient:
+            raise OEEMInputError(
+                f'{path}: {name} is listed with two patient IDs')
+    return patients
+
+
+def hold_out_validation(train_names: Sequence[str],
+                        val_fraction: float,
+                        seed: int,
+                        patients: Optional[Dict[str, str]] = None
+                        ) -> List[str]:
+    """Names held out of ``train_names`` for validation.
+
+    Whole groups (patients when ``patients`` maps names to patient IDs,
+    else single images) are shuffled with ``seed``; the first k groups are
+    taken, k >= 1 chosen so that their image count is closest to
+    ``val_fraction`` of the images while at least one group stays in
+    training. ``val_fraction`` 0 holds out nothing.
+    """
+    if not 0 <= val_fraction < 1:
+        raise OEEMInputError(
+            f'val_fraction {val_fraction}: want a value in [0, 1)')
+    if val_fraction == 0 or not train_names:
+        return []
+    groups: Dict[str, List[str]] = {}
+    for name in train_names:
+        group = name if patients is None else patients[name]
+        groups.setdefault(group, []).append(name)
+    if len(groups) < 2:
+        raise OEEMInputError(
+            'cannot hold out a validation split: the training images come '
+            f'from a single {"image" if patients is None else "patient"}; '
+            'set val_fraction to 0 (--val-fraction 0)')
+    order = sorted(groups, key=natural_key)
+    random.Random(seed).shuffle(order)
+    target = val_fraction * len(train_names)
+    counts = np.cumsum([len(groups[key]) for key in order])[:-1]
+    k = int(np.argmin(np.abs(counts - target))) + 1
+    return sorted((name for key in order[:k] for name in groups[key]),
+                  key=natural_key)
+
+
+def _file_stamp(path: str) -> List[int]:
+    stat = os.stat(path)
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def _load_manifest(path: str) -> dict:
+    try:
+        with open(path) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _is_done(entry: Optional[dict], sources: dict,
+             outputs: Dict[str, str]) -> bool:
+    """Whether a manifest entry records these sources and outputs that are
+    still on disk with their recorded sizes."""
+    if not entry or entry.get('sources') != sources:
+        return False
+    return all(
+        osp.isfile(path)
+        and os.stat(path).st_size == entry.get('sizes', {}).get(key)
+        for key, path in outputs.items())
+
+
+def _convert(image_path: str, mask_path: str,
+             outputs: Dict[str, str]) -> None:
+    image = read_rgb(image_path)
+    mask = read_label(mask_path)
+    if mask.shape != image.shape[:2]:
+        raise OEEMInputError(
+            f'{mask_path}: mask size {mask.shape[1]}x{mask.shape[0]} differs '
+            f'from image {image_path} size {image.shape[1]}x{image.shape[0]}')
+    gland = binarize_glas_mask(mask, mask_path)
+    atomic_write_png(outputs['image'], image)
+    atomic_write_png(outputs['mask'], gland, palette=GLAS_PALETTE)
+
+
+def _write_text_if_changed(path: str, text: str) -> None:
+    if osp.isfile(path):
+        with open(path) as f:
+            if f.read() == text:
+                return
+    atomic_write_bytes(path, text.encode())
+
+
+def prepare_glas(src: str,
+                 out: str,
+                 val_fraction: float = 0.2,
+                 seed: int = 0) -> dict:
+    """Convert the GlaS folder ``src`` into ``out`` (see the module doc).
+
+    Resumable: an image whose outputs are recorded in ``out``'s manifest
+    with the same source sizes/mtimes, and still have their recorded sizes,
+    is skipped without being read or rewritten; split files are rewritten
+    only when their content changes.
+
+    Returns:
+        dict: image counts per split (``train``, ``val``, ``testA``,
+        ``testB``, ``test``), ``converted`` and ``skipped`` image counts, and
+        ``val_by`` ('patient' or 'image').
+    """
+    pairs = scan_glas_source(src)
+    names = sorted(pairs, key=natural_key)
+    by_prefix = {prefix: [n for n in names if n.startswith(prefix + '_')]
+                 for prefix in SOURCE_PREFIXES}
+    grade_csv = next((osp.join(src, f) for f in sorted(os.listdir(src))
+                      if f.lower() == 'grade.csv'), None)
+    patients = None
+    if grade_csv is not None:
+        patients = read_grade_csv(grade_csv)
+        missing = [n for n in by_prefix['train'] if n not in patients]
+        if missing:
+            raise OEEMInputError(
+                f'{grade_csv}: no patient ID for {missing[0]}'
+                + (f' (and {len(missing) - 1} more)' if len(missing) > 1
+                   else ''))
+    val = hold_out_validation(by_prefix['train'], val_fraction, seed,
+                              patients)
+    val_set = set(val)
+    splits = dict(
+        train=[n for n in by_prefix['train'] if n not in val_set],
+        val=val,
+        testA=by_prefix['testA'],
+        testB=by_prefix['testB'],
+        test=by_prefix['testA'] + by_prefix['testB'])
+
+    manifest_path = osp.join(out, MANIFEST)
+    manifest = _load_manifest(manifest_path)
+    converted = skipped = 0
+    for name in tqdm(names, desc='prepare GlaS', unit='img'):
+        image_path, mask_path = pairs[name]
+        sources = dict(
+            image=[osp.basename(image_path)] + _file_stamp(image_path),
+            mask=[osp.basename(mask_path)] + _file_stamp(mask_path))
+        outputs = dict(
+            image=osp.join(out, 'images', name + '.png'),
+            mask=osp.join(out, 'masks', name + '.png'))
+        if _is_done(manifest.get(name), sources, outputs):
+            skipped += 1
+            continue
+        _convert(image_path, mask_path, outputs)
+        manifest[name] = dict(
+            sources=sources,
+            sizes={key: os.stat(path).st_size
+                   for key, path in outputs.items()})
+        atomic_write_bytes(manifest_path,
+                           json.dumps(manifest, indent=1).encode())
+        converted += 1
+
+    for split, split_names in splits.items():
+        _write_text_if_changed(
+            osp.join(out, 'splits', split + '.txt'),
+            ''.join(name + '\n' for name in split_names))
+    summary = {split: len(members) for split, members in splits.items()}
+    summary.update(
+        converted=converted,
+        skipped=skipped,
+        val_by='image' if patients is None else 'patient')
+    return summary
