@@ -1,0 +1,511 @@
+"""ResNet-38 backbone, its checkpoint loading, the MXNet weight converter."""
+import importlib.util
+import logging
+import os.path as osp
+import struct
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.logging import MMLogger
+from mmpretrain.registry import MODELS as PRETRAIN_MODELS
+from mmseg.registry import MODELS
+
+from oeem_mmseg.models.backbones.resnet38 import ResNet38
+from oeem_mmseg.utils.errors import OEEMInputError
+from oeem_mmseg.utils.mxnet_params import (convert_mxnet_resnet38,
+                                           read_mxnet_params, res38d_key)
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SMALL = 1 / 16  # channels 4, 8, 16, 32, 64, 128, 256
+
+
+def small(**kwargs) -> ResNet38:
+    torch.manual_seed(kwargs.pop('seed', 0))
+    return ResNet38(width_mult=SMALL, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def full_model() -> ResNet38:
+    torch.manual_seed(0)
+    return ResNet38().eval()
+
+
+def test_full_width_parameter_count(full_model):
+    # Trainable parameters, from the layer list (BN: weight + bias = 2C;
+    # convolutions have no bias; running statistics are buffers):
+    #   conv1a 3*64*9                                           =      1,728
+    #   b2   2*64 + 64*128*9 + 2*128 + 128*128*9 + 64*128       =    229,760
+    #   b2_1, b2_2   2 x (2*128 + 128*128*9) x 2                 =    590,848
+    #   b3   2*128 + 128*256*9 + 2*256 + 256*256*9 + 128*256    =    918,272
+    #   b3_1, b3_2   2 x (2*256 + 256*256*9) x 2                 =  2,361,344
+    #   b4   2*256 + 256*512*9 + 2*512 + 512*512*9 + 256*512    =  3,671,552
+    #   b4_1..b4_5   5 x (2*512 + 512*512*9) x 2                 = 23,603,200
+    #   b5   2*512 + 512*512*9 + 2*512 + 512*1024*9 + 512*1024  =  7,604,224
+    #   b5_1, b5_2   2 x (2*1024 + 1024*512*9 + 2*512
+    #                     + 512*1024*9)                          = 18,880,512
+    #   b6   2*1024 + 1024*512 + 2*512 + 512*1024*9 + 2*1024
+    #        + 1024*2048 + 1024*2048 (shortcut)                  =  9,442,304
+    #   b7   2*2048 + 2048*1024 + 2*1024 + 1024*2048*9 + 2*2048
+    #        + 2048*4096 + 2048*4096 (shortcut)                  = 37,758,976
+    #   bn7  2*4096                                              =      8,192
+    #   total                                                    = 105,070,912
+    n_params = sum(p.numel() for p in full_model.parameters())
+    assert n_params == 105_070_912
+    convs = [m for m in full_model.modules() if isinstance(m, nn.Conv2d)]
+    # conv1a + 15 basic blocks x 2 + 2 bottlenecks x 3 (the 37 weighted
+    # layers that, with ImageNet's classifier, make ResNet-38) + 6 projections
+    assert len(convs) == 1 + 15 * 2 + 2 * 3 + 6
+    assert all(m.bias is None for m in convs)
+
+
+def test_full_width_outputs(full_model):
+    with torch.no_grad():
+        outs = full_model(torch.randn(1, 3, 32, 32))
+    assert [tuple(o.shape) for o in outs] == [(1, 256, 8, 8),
+                                               (1, 512, 4, 4),
+                                               (1, 1024, 4, 4),
+                                               (1, 4096, 4, 4)]
+    assert full_model.out_channels == (256, 512, 1024, 4096)
+    assert full_model.stage_strides == (4, 8, 8, 8)
+    assert all((o >= 0).all() for o in outs)  # BN+ReLU'd activations
+
+
+def test_architecture_details(full_model):
+    m = full_model
+    assert m.b2.conv_branch2a.stride == (2, 2)
+    assert m.b2.conv_branch1.stride == (2, 2)
+    assert m.b2_1.conv_branch1 is None
+    assert m.b5.conv_branch2a.dilation == (1, 1)
+    assert m.b5.conv_branch2b1.dilation == (2, 2)
+    assert m.b5_1.conv_branch2a.dilation == (2, 2)
+    assert m.b5.conv_branch1.weight.shape == (1024, 512, 1, 1)
+    assert m.b6.conv_branch2a.weight.shape == (512, 1024, 1, 1)
+    assert m.b6.conv_branch2b1.weight.shape == (1024, 512, 3, 3)
+    assert m.b6.conv_branch2b1.dilation == (4, 4)
+    assert m.b6.conv_branch2b2.weight.shape == (2048, 1024, 1, 1)
+    assert m.b7.conv_branch2b1.weight.shape == (2048, 1024, 3, 3)
+    assert m.b7.conv_branch2b1.dilation == (4, 4)
+    assert m.b7.conv_branch1.weight.shape == (4096, 2048, 1, 1)
+    assert m.b6.dropout_2b1.p == m.b6.dropout_2b2.p == 0.3
+    assert m.b7.dropout_2b1.p == m.b7.dropout_2b2.p == 0.5
+
+
+def test_stage_outputs_are_next_block_activations():
+    model = small().eval()
+    captured = {}
+    for name in ('b3_2', 'b4_5', 'b5_2', 'b7'):
+        getattr(model, name).register_forward_hook(
+            lambda mod, inp, out, name=name: captured.__setitem__(name, out))
+    calls = []
+    for name in ('b4', 'b5', 'b6'):
+        getattr(model, name).bn_branch2a.register_forward_hook(
+            lambda *args, name=name: calls.append(name))
+    x = torch.randn(2, 3, 37, 45)
+    with torch.no_grad():
+        conv3, conv4, conv5, conv6 = model(x)
+    # each shared activation is computed once per forward
+    assert calls == ['b4', 'b5', 'b6']
+    with torch.no_grad():
+        expected = (F.relu(model.b4.bn_branch2a(captured['b3_2'])),
+                    F.relu(model.b5.bn_branch2a(captured['b4_5'])),
+                    F.relu(model.b6.bn_branch2a(captured['b5_2'])),
+                    F.relu(model.bn7(captured['b7'])))
+    for out, ref in zip((conv3, conv4, conv5, conv6), expected):
+        torch.testing.assert_close(out, ref)
+    # odd sizes: ceil(37/4)=10, ceil(45/4)=12; ceil(37/8)=5, ceil(45/8)=6
+    assert conv3.shape == (2, 16, 10, 12)
+    assert conv4.shape == (2, 32, 5, 6)
+    assert conv5.shape == (2, 64, 5, 6)
+    assert conv6.shape == (2, 256, 5, 6)
+
+
+def test_out_indices_select_and_stop_early():
+    model = small().eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        everything = model(x)
+        model.out_indices = (1, 3)
+        picked = model(x)
+    assert len(picked) == 2
+    torch.testing.assert_close(picked[0], everything[1])
+    torch.testing.assert_close(picked[1], everything[3])
+
+    early = small(out_indices=(0, )).eval()
+    assert early.out_channels == (16, )
+    ran = []
+    early.b4_1.register_forward_hook(lambda *args: ran.append('b4_1'))
+    early.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        out, = early(x)
+    torch.testing.assert_close(out, everything[0])
+    assert ran == []  # nothing after conv3 was computed
+    assert small(out_indices=(2, 1)).out_channels == (64, 32)
+    with pytest.raises(OEEMInputError, match='out_indices'):
+        small(out_indices=(4, ))
+
+
+def test_norm_eval_keeps_bn_frozen_in_train_mode():
+    model = small(norm_eval=True)
+    model.train()
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert len(bns) == 15 * 2 + 2 * 3 + 1
+    assert not any(bn.training for bn in bns)
+    assert model.training and model.b7.dropout_2b2.training
+    before = model.b4.bn_branch2a.running_mean.clone()
+    model(torch.randn(2, 3, 32, 32))
+    torch.testing.assert_close(model.b4.bn_branch2a.running_mean, before)
+
+    plain = small().train()
+    assert all(m.training for m in plain.modules()
+               if isinstance(m, nn.BatchNorm2d))
+    before = plain.b4.bn_branch2a.running_mean.clone()
+    plain(torch.randn(2, 3, 32, 32))
+    assert not torch.equal(plain.b4.bn_branch2a.running_mean, before)
+
+
+def test_frozen_stem_and_frozen_bn_params():
+    model = small(frozen_stem=True,
+                  norm_cfg=dict(type='BN', requires_grad=False))
+    model.train()
+    assert not model.conv1a.weight.requires_grad
+    assert not model.bn7.weight.requires_grad
+    assert not model.b4.bn_branch2a.bias.requires_grad
+    assert model.b2.conv_branch2a.weight.requires_grad
+    sum(o.sum() for o in model(torch.randn(1, 3, 32, 32))).backward()
+    assert model.conv1a.weight.grad is None
+    assert model.b2.conv_branch2a.weight.grad is not None
+    assert small().conv1a.weight.requires_grad
+
+
+def test_b7_dilation_and_dropout_options():
+    seg = small().eval()
+    cls = small(b7_dilation=2, dropout=(0.1, 0.2)).eval()
+    assert cls.b7.conv_branch2b1.dilation == (2, 2)
+    assert cls.b6.dropout_2b1.p == 0.1 and cls.b7.dropout_2b2.p == 0.2
+    cls.load_state_dict(seg.state_dict())
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        a, b = seg(x), cls(x)
+    torch.testing.assert_close(a[2], b[2])  # conv5 comes before b7
+    assert not torch.allclose(a[3], b[3])  # the receptive field of b7 differs
+    assert small(b6_dilation=2).b6.conv_branch2b1.dilation == (2, 2)
+    with pytest.raises(OEEMInputError, match='dropout'):
+        small(dropout=0.3)
+    with pytest.raises(OEEMInputError, match='width_mult'):
+        ResNet38(width_mult=0)
+
+
+def test_syncbn_config_builds():
+    model = small(norm_cfg=dict(type='SyncBN', requires_grad=True))
+    syncs = [m for m in model.modules() if isinstance(m, nn.SyncBatchNorm)]
+    assert len(syncs) == 15 * 2 + 2 * 3 + 1
+    assert set(model.state_dict()) == set(small().state_dict())
+
+
+@pytest.mark.parametrize('registry', [MODELS, PRETRAIN_MODELS])
+def test_registry_build(registry):
+    model = registry.build(
+        dict(type='ResNet38', width_mult=SMALL, out_indices=(3, )))
+    assert isinstance(model, ResNet38)
+    assert model.out_channels == (256, )
+
+
+class _Records(logging.Handler):
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def _assert_same_tensors(model: nn.Module, state: dict):
+    own = model.state_dict()
+    for key, value in state.items():
+        assert torch.equal(own[key], value), key
+
+
+@pytest.mark.parametrize('wrap', ['plain', 'backbone_prefix', 'nested'])
+def test_pretrained_init_loads_every_tensor(tmp_path, wrap):
+    source = small(seed=1)
+    with torch.no_grad():  # make the BN statistics non-trivial too
+        for name, buf in source.named_buffers():
+            if 'running' in name:
+                buf.uniform_(0.5, 1.5)
+    state = source.state_dict()
+    if wrap == 'plain':  # res38d.pth-style, with a classifier
+        obj = dict(state, **{'fc8.weight': torch.zeros(2, 256, 1, 1)})
+    elif wrap == 'backbone_prefix':
+        obj = {f'backbone.{k}': v for k, v in state.items()}
+        obj['decode_head.conv_seg.weight'] = torch.zeros(2, 8, 1, 1)
+    else:  # an mmengine checkpoint: needs full unpickling
+        obj = {'meta': {'epoch': np.int64(3)},
+               'state_dict': {f'backbone.{k}': v for k, v in state.items()}}
+    path = str(tmp_path / 'res38.pth')
+    torch.save(obj, path)
+
+    target = small(seed=2, init_cfg=dict(type='Pretrained', checkpoint=path))
+    assert not torch.equal(target.conv1a.weight, source.conv1a.weight)
+    records = _Records()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(records)
+    try:
+        target.init_weights()
+    finally:
+        logger.removeHandler(records)
+    _assert_same_tensors(target, state)
+    assert any(f'loaded {len(state)} tensors' in m for m in records.messages)
+    if wrap == 'plain':
+        assert any('unexpected' in m and 'fc8.weight' in m
+                   for m in records.messages)
+
+
+def test_pretrained_argument_and_missing_keys(tmp_path):
+    source = small(seed=1)
+    state = {k: v for k, v in source.state_dict().items()
+             if not k.startswith('bn7.')}
+    path = str(tmp_path / 'partial.pth')
+    torch.save(state, path)
+    target = small(seed=2, pretrained=path)
+    records = _Records()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(records)
+    try:
+        target.init_weights()
+    finally:
+        logger.removeHandler(records)
+    _assert_same_tensors(target, state)
+    missing = [m for m in records.messages if 'missing keys' in m]
+    assert len(missing) == 1 and 'bn7.weight' in missing[0]
+    assert 'num_batches_tracked' not in missing[0]
+
+
+def test_pretrained_errors(tmp_path):
+    absent = str(tmp_path / 'absent.pth')
+    with pytest.raises(OEEMInputError, match='absent.pth.*not found'):
+        small().load_pretrained(absent)
+
+    other = str(tmp_path / 'resnet50.pth')
+    torch.save({'layer1.0.conv1.weight': torch.zeros(64, 64, 1, 1)}, other)
+    with pytest.raises(OEEMInputError, match='shares no key with ResNet-38'):
+        small().load_pretrained(other)
+
+    wide = str(tmp_path / 'wide.pth')
+    torch.save({'conv1a.weight': torch.zeros(64, 3, 3, 3)}, wide)
+    shapes = r"'conv1a.weight'.*\(64, 3, 3, 3\).*\(4, 3, 3, 3\)"
+    with pytest.raises(OEEMInputError, match=shapes):
+        small(init_cfg=dict(type='Pretrained', checkpoint=wide)).init_weights()
+
+    garbage = tmp_path / 'garbage.pth'
+    garbage.write_bytes(b'not a checkpoint at all')
+    with pytest.raises(OEEMInputError, match='garbage.pth'):
+        small().load_pretrained(str(garbage))
+
+
+# --- MXNet .params ----------------------------------------------------------
+# Written here byte by byte, independently of the reader under test.
+LIST_MAGIC, V1, V2 = 0x112, 0xF993FAC8, 0xF993FAC9
+CPU_CONTEXT = struct.pack('<ii', 1, 0)
+FLAGS = {np.dtype('float32'): 0, np.dtype('float64'): 1,
+         np.dtype('float16'): 2}
+
+
+def _nd_v2(a: np.ndarray) -> bytes:
+    return (struct.pack('<Iii', V2, 0, a.ndim)
+            + struct.pack(f'<{a.ndim}q', *a.shape) + CPU_CONTEXT
+            + struct.pack('<i', FLAGS[a.dtype]) + a.tobytes())
+
+
+def _nd_v1(a: np.ndarray) -> bytes:
+    return (struct.pack('<II', V1, a.ndim)
+            + struct.pack(f'<{a.ndim}q', *a.shape) + CPU_CONTEXT
+            + struct.pack('<i', FLAGS[a.dtype]) + a.tobytes())
+
+
+def _nd_legacy(a: np.ndarray) -> bytes:
+    return (struct.pack(f'<I{a.ndim}I', a.ndim, *a.shape) + CPU_CONTEXT
+            + struct.pack('<i', FLAGS[a.dtype]) + a.tobytes())
+
+
+def _nd_bfloat16(a: np.ndarray) -> bytes:
+    bits = (a.astype(np.float32).view(np.uint32) >> 16).astype('<u2')
+    return (struct.pack('<Iii', V2, 0, a.ndim)
+            + struct.pack(f'<{a.ndim}q', *a.shape) + CPU_CONTEXT
+            + struct.pack('<i', 12) + bits.tobytes())
+
+
+def _params_bytes(entries) -> bytes:
+    """entries: (name, encoded NDArray bytes) pairs."""
+    out = struct.pack('<QQQ', LIST_MAGIC, 0, len(entries))
+    out += b''.join(nd for _, nd in entries)
+    out += struct.pack('<Q', len(entries))
+    for name, _ in entries:
+        out += struct.pack('<Q', len(name)) + name.encode()
+    return out
+
+
+def _release_sample():
+    """A few arrays of the real release, in each NDArray layout."""
+    rng = np.random.default_rng(0)
+
+    def rand(*shape, dtype=np.float32):
+        return rng.standard_normal(shape).astype(dtype)
+
+    arrays = {
+        'arg:conv1a_weight': (rand(64, 3, 3, 3), _nd_v2),
+        'arg:res2a_branch1_weight': (rand(128, 64, 1, 1), _nd_v1),
+        'arg:bn2a_branch2a_gamma': (rand(64), _nd_legacy),
+        'arg:bn2a_branch2a_beta': (rand(64, dtype=np.float64), _nd_v2),
+        'aux:bn2a_branch2a_moving_mean': (rand(64), _nd_v2),
+        'aux:bn2a_branch2a_moving_var': (rand(64) ** 2, _nd_v2),
+        'arg:bn4b5_branch2b1_gamma': (rand(512), _nd_v1),
+        'aux:bn6a_branch2b2_moving_var': (
+            np.abs(rand(1024, dtype=np.float16)), _nd_v2),
+        'aux:bn3b1_branch2a_moving_mean': (np.arange(256) / 8., _nd_bfloat16),
+        'arg:bn7_beta': (rand(4096), _nd_legacy),
+        'arg:linear1000_weight': (rand(1000, 4096, dtype=np.float16), _nd_v2),
+        'arg:linear1000_bias': (rand(1000), _nd_v2),
+    }
+    expected_keys = {
+        'arg:conv1a_weight': 'conv1a.weight',
+        'arg:res2a_branch1_weight': 'b2.conv_branch1.weight',
+        'arg:bn2a_branch2a_gamma': 'b2.bn_branch2a.weight',
+        'arg:bn2a_branch2a_beta': 'b2.bn_branch2a.bias',
+        'aux:bn2a_branch2a_moving_mean': 'b2.bn_branch2a.running_mean',
+        'aux:bn2a_branch2a_moving_var': 'b2.bn_branch2a.running_var',
+        'arg:bn4b5_branch2b1_gamma': 'b4_5.bn_branch2b1.weight',
+        'aux:bn6a_branch2b2_moving_var': 'b6.bn_branch2b2.running_var',
+        'aux:bn3b1_branch2a_moving_mean': 'b3_1.bn_branch2a.running_mean',
+        'arg:bn7_beta': 'bn7.bias',
+    }
+    return arrays, expected_keys
+
+
+@pytest.fixture(scope='module')
+def release_file(tmp_path_factory) -> str:
+    arrays, _ = _release_sample()
+    path = tmp_path_factory.mktemp('mxnet') / 'ilsvrc-cls_rna-a1.params'
+    path.write_bytes(_params_bytes(
+        [(name, encode(a)) for name, (a, encode) in arrays.items()]))
+    return str(path)
+
+
+def _run_tool(argv):
+    spec = importlib.util.spec_from_file_location(
+        'convert_resnet38_mxnet',
+        osp.join(REPO, 'tools', 'convert_resnet38_mxnet.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool.main(argv)
+
+
+def test_read_mxnet_params_all_layouts(release_file):
+    arrays, _ = _release_sample()
+    params = read_mxnet_params(release_file)
+    assert list(params) == list(arrays)
+    for name, (array, _) in arrays.items():
+        assert params[name].dtype == (np.float32 if name.startswith(
+            'aux:bn3b1') else array.dtype), name
+        np.testing.assert_array_equal(params[name], array, err_msg=name)
+
+
+def test_res38d_key_mapping():
+    assert res38d_key('arg:conv1a_weight') == 'conv1a.weight'
+    assert res38d_key('res5b2_branch2a_weight') == 'b5_2.conv_branch2a.weight'
+    assert res38d_key('arg:res7a_branch1_weight') == 'b7.conv_branch1.weight'
+    assert (res38d_key('aux:bn6a_branch2b2_moving_var')
+            == 'b6.bn_branch2b2.running_var')
+    assert res38d_key('aux:bn7_moving_mean') == 'bn7.running_mean'
+    assert res38d_key('arg:linear1000_weight') is None
+    for bad in ('fc8_weight', 'bn2a_branch1_gamma', 'res2a_branch2a_gamma'):
+        with pytest.raises(OEEMInputError, match=bad):
+            res38d_key(bad)
+
+
+def test_mxnet_names_cover_every_resnet38_tensor():
+    # The release's names: unit 'a' then 'b1', 'b2', ... per level; basic
+    # units have branch2a/2b1, bottlenecks also 2b2; first units project.
+    names = ['conv1a_weight']
+    for level, units, branches in ((2, 3, 2), (3, 3, 2), (4, 6, 2),
+                                   (5, 3, 2), (6, 1, 3), (7, 1, 3)):
+        for i in range(units):
+            unit = f'{level}' + ('a' if i == 0 else f'b{i}')
+            if i == 0:
+                names.append(f'res{unit}_branch1_weight')
+            for branch in ('2a', '2b1', '2b2')[:branches]:
+                names.append(f'res{unit}_branch{branch}_weight')
+                names += [f'bn{unit}_branch{branch}_{p}' for p in (
+                    'gamma', 'beta', 'moving_mean', 'moving_var')]
+    names += [f'bn7_{p}' for p in ('gamma', 'beta', 'moving_mean',
+                                   'moving_var')]
+    mapped = [res38d_key(n) for n in names]
+    keys = [k for k in small().state_dict()
+            if not k.endswith('num_batches_tracked')]
+    assert len(set(mapped)) == len(mapped)
+    assert set(mapped) == set(keys)
+
+
+def test_convert_tool_writes_res38d_state_dict(release_file, tmp_path,
+                                               full_model, capsys):
+    arrays, expected_keys = _release_sample()
+    dst = str(tmp_path / 'out' / 'res38d.pth')
+    assert _run_tool([release_file, dst]) == 0
+    state = torch.load(dst, map_location='cpu')
+    assert list(state) == list(expected_keys.values())
+    for name, key in expected_keys.items():
+        assert state[key].dtype == torch.float32
+        np.testing.assert_array_equal(
+            state[key].numpy(), arrays[name][0].astype(np.float32))
+    assert 'warning:' in capsys.readouterr().err  # a partial file
+
+    # the converted file is a res38d.pth: it loads into the real network
+    full_model.load_pretrained(dst)
+    _assert_same_tensors(full_model, state)
+
+    kept = str(tmp_path / 'with_fc.pth')
+    assert _run_tool([release_file, kept, '--keep-classifier']) == 0
+    state = torch.load(kept, map_location='cpu')
+    assert state['linear1000.weight'].shape == (1000, 4096)
+    assert state['linear1000.bias'].shape == (1000, )
+
+
+def test_convert_errors(release_file, tmp_path, capsys):
+    data = open(release_file, 'rb').read()
+    truncated = tmp_path / 'truncated.params'
+    truncated.write_bytes(data[:len(data) // 2])
+    with pytest.raises(OEEMInputError, match='truncated.params.*corrupt'):
+        read_mxnet_params(str(truncated))
+    dst = str(tmp_path / 'never.pth')
+    assert _run_tool([str(truncated), dst]) == 2
+    assert capsys.readouterr().err.startswith('error: ')
+    assert not osp.exists(dst)
+
+    not_params = tmp_path / 'model.pth'
+    torch.save({'conv1a.weight': torch.zeros(1)}, str(not_params))
+    with pytest.raises(OEEMInputError, match='not an MXNet NDArray list'):
+        read_mxnet_params(str(not_params))
+
+    trailing = tmp_path / 'trailing.params'
+    trailing.write_bytes(data + b'\0')
+    with pytest.raises(OEEMInputError, match='unexpected bytes'):
+        read_mxnet_params(str(trailing))
+
+    wrong_shape = tmp_path / 'wrong_shape.params'
+    wrong_shape.write_bytes(_params_bytes(
+        [('arg:conv1a_weight', _nd_v2(np.zeros((32, 3, 3, 3), np.float32)))]))
+    with pytest.raises(OEEMInputError,
+                       match=r'conv1a_weight.*\(64, 3, 3, 3\)'):
+        convert_mxnet_resnet38(str(wrong_shape), dst)
+
+    unknown = tmp_path / 'unknown.params'
+    unknown.write_bytes(_params_bytes(
+        [('arg:fc6_weight', _nd_v2(np.zeros(3, np.float32)))]))
+    with pytest.raises(OEEMInputError, match='fc6_weight'):
+        convert_mxnet_resnet38(str(unknown), dst)
+
+    with pytest.raises(OEEMInputError, match='absent.params.*not found'):
+        read_mxnet_params(str(tmp_path / 'absent.params'))
