@@ -1,0 +1,144 @@
+"""Segmenting new images of any size with a trained segmentor."""
+import os
+import os.path as osp
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from mmengine.registry import init_default_scope
+from tqdm import tqdm
+
+from ..datasets.glas import GlaSDataset
+from ..utils.checkpoint import load_model_weights
+from ..utils.errors import OEEMInputError
+from ..utils.io import atomic_write_png, read_rgb
+from .runner import adapt_to_device, load_config, use_aug_test
+
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+
+
+def init_segmentor(config: str,
+                   checkpoint: str,
+                   device: str = 'cpu',
+                   aug_test: bool = False,
+                   cfg_options: Optional[dict] = None) -> torch.nn.Module:
+    """Build the segmentor of ``config`` in eval mode with the weights of
+    ``checkpoint`` (strict; a checkpoint of another model is an
+    :class:`OEEMInputError`). ``aug_test`` selects the paper's tiled
+    multi-scale + flip inference instead of single-scale sliding windows."""
+    from mmseg.registry import MODELS
+    cfg = load_config(config, cfg_options=cfg_options)
+    adapt_to_device(cfg)
+    if aug_test:
+        use_aug_test(cfg)
+    cfg.model.train_cfg = None
+    cfg.model.backbone.init_cfg = None
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model = MODELS.build(cfg.model)
+    meta = load_model_weights(model, checkpoint)
+    model.dataset_meta = meta.get('dataset_meta') or dict(
+        GlaSDataset.METAINFO)
+    model.cfg = cfg
+    return model.to(device).eval()
+
+
+def block_boxes(height: int, width: int, block_size: int,
+                margin: int) -> Iterator[Tuple[tuple, tuple]]:
+    """Cover an image with blocks of at most ``block_size`` pixels a side.
+
+    Yields ``(context, core)`` boxes ``(y0, x0, y1, x1)``: the cores tile the
+    image without overlap; each context is its core grown by ``margin`` on
+    every side (clipped to the image), so that windows near a core's border
+    still see their surroundings.
+    """
+    step = block_size - 2 * margin
+    if step <= 0:
+        raise ValueError(f'block_size {block_size} must exceed twice the '
+                         f'margin {margin}')
+    for y in range(0, height, step):
+        for x in range(0, width, step):
+            core = (y, x, min(y + step, height), min(x + step, width))
+            context = (max(core[0] - margin, 0), max(core[1] - margin, 0),
+                       min(core[2] + margin, height),
+                       min(core[3] + margin, width))
+            yield context, core
+
+
+def segment_image(model: torch.nn.Module,
+                  image: np.ndarray,
+                  block_size: int = 2048) -> np.ndarray:
+    """Class index per pixel, (H, W) uint8, of an RGB image (H, W, 3).
+
+    Images larger than ``block_size`` are segmented block by block (each
+    block with a margin of one test window around its core), so memory stays
+    bounded whatever the image size.
+    """
+    from mmseg.apis import inference_model
+    height, width = image.shape[:2]
+    test_cfg = model.test_cfg
+    margin = max(test_cfg.get('crop_size', (256, 256)))
+    mask = np.zeros((height, width), np.uint8)
+    bgr = image[..., ::-1]
+    for context, core in block_boxes(height, width, block_size, margin):
+        block = np.ascontiguousarray(
+            bgr[context[0]:context[2], context[1]:context[3]])
+        with torch.no_grad():
+            pred = inference_model(model, block).pred_sem_seg.data[0]
+        y0, x0 = core[0] - context[0], core[1] - context[1]
+        mask[core[0]:core[2], core[1]:core[3]] = pred[
+            y0:y0 + core[2] - core[0],
+            x0:x0 + core[3] - core[1]].cpu().numpy().astype(np.uint8)
+    return mask
+
+
+def overlay(image: np.ndarray, mask: np.ndarray,
+            palette: Sequence[Sequence[int]], alpha: float = 0.4
+            ) -> np.ndarray:
+    """Blend the palette colour of each pixel's class into an RGB image."""
+    colours = np.asarray(palette, np.float32)[mask]
+    return (image * (1 - alpha) + colours * alpha).round().astype(np.uint8)
+
+
+def list_images(inputs: Sequence[str]) -> List[str]:
+    """Image files named in ``inputs`` (files, or folders searched one level
+    deep), in order; a missing path is an :class:`OEEMInputError`."""
+    paths = []
+    for item in inputs:
+        if osp.isdir(item):
+            paths += sorted(
+                osp.join(item, name) for name in os.listdir(item)
+                if name.lower().endswith(IMAGE_SUFFIXES))
+        elif osp.isfile(item):
+            paths.append(item)
+        else:
+            raise OEEMInputError(f'{item}: no such image file or folder')
+    if not paths:
+        raise OEEMInputError(f'no images found in {", ".join(inputs)}')
+    return paths
+
+
+def infer_images(model: torch.nn.Module,
+                 inputs: Sequence[str],
+                 out_dir: str,
+                 block_size: int = 2048) -> dict:
+    """Segment every image of ``inputs`` into ``out_dir``: ``NAME.png`` (the
+    class index per pixel, with the palette) and ``NAME_overlay.png``.
+
+    Images whose two outputs exist are skipped, so an interrupted run
+    resumes. Returns ``dict(done=..., skipped=...)``.
+    """
+    palette = model.dataset_meta['palette']
+    done = skipped = 0
+    for path in tqdm(list_images(inputs), desc='segmenting', unit='image'):
+        name = osp.splitext(osp.basename(path))[0]
+        mask_path = osp.join(out_dir, name + '.png')
+        overlay_path = osp.join(out_dir, name + '_overlay.png')
+        if osp.isfile(mask_path) and osp.isfile(overlay_path):
+            skipped += 1
+            continue
+        image = read_rgb(path)
+        mask = segment_image(model, image, block_size)
+        atomic_write_png(overlay_path, overlay(image, mask, palette))
+        atomic_write_png(mask_path, mask, palette)
+        done += 1
+    return dict(done=done, skipped=skipped)
