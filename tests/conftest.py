@@ -152,3 +152,13 @@ def glas_prepared(glas_official_src, tmp_path) -> str:
     out = osp.join(str(tmp_path), 'glas')
     prepare_glas(glas_official_src, out, val_fraction=0.2, seed=0)
     return out
+
+
+@pytest.fixture(autouse=True)
+def no_default_scope():
+    """Every test starts without an MMEngine default scope: a runner or
+    ``init_default_scope`` in an earlier test would otherwise decide which
+    registry (mmseg or mmpretrain) later registry builds search."""
+    from mmengine.registry import DefaultScope
+    DefaultScope._instance_dict.clear()
+    yield
