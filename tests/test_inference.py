@@ -90,7 +90,7 @@ def test_infer_errors_name_the_file(tiny_checkpoint, tmp_path, capsys):
         capsys.readouterr().err
     other = str(tmp_path / 'other.pth')
     torch.save(dict(state_dict={'fc.weight': torch.ones(2, 2)}), other)
-    with pytest.raises(OEEMInputError, match='not a checkpoint of this'):
+    with pytest.raises(OEEMInputError, match="not a checkpoint of the config's model"):
         init_segmentor(TINY_SEG, other)
     corrupt = tmp_path / 'corrupt.png'
     corrupt.write_bytes(b'not an image')

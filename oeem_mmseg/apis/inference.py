@@ -12,6 +12,7 @@ from ..datasets.glas import GlaSDataset
 from ..utils.checkpoint import load_model_weights
 from ..utils.errors import OEEMInputError
 from ..utils.io import atomic_write_png, read_rgb
+from ..utils.visualization import label_overlay
 from .runner import adapt_to_device, load_config, use_aug_test
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
@@ -91,14 +92,6 @@ def segment_image(model: torch.nn.Module,
     return mask
 
 
-def overlay(image: np.ndarray, mask: np.ndarray,
-            palette: Sequence[Sequence[int]], alpha: float = 0.4
-            ) -> np.ndarray:
-    """Blend the palette colour of each pixel's class into an RGB image."""
-    colours = np.asarray(palette, np.float32)[mask]
-    return (image * (1 - alpha) + colours * alpha).round().astype(np.uint8)
-
-
 def list_images(inputs: Sequence[str]) -> List[str]:
     """Image files named in ``inputs`` (files, or folders searched one level
     deep), in order; a missing path is an :class:`OEEMInputError`."""
@@ -138,7 +131,7 @@ def infer_images(model: torch.nn.Module,
             continue
         image = read_rgb(path)
         mask = segment_image(model, image, block_size)
-        atomic_write_png(overlay_path, overlay(image, mask, palette))
+        atomic_write_png(overlay_path, label_overlay(image, mask, palette))
         atomic_write_png(mask_path, mask, palette)
         done += 1
     return dict(done=done, skipped=skipped)

@@ -9,6 +9,8 @@ with :func:`load_local_checkpoint`, so every config of this repository (they
 all import the package) works without an environment variable.
 """
 import os.path as osp
+import pickle
+import re
 from typing import Any, Optional
 
 import torch
@@ -29,41 +31,64 @@ def load_local_checkpoint(filename: str, map_location: Optional[Any] = None):
     return torch.load(filename, map_location=map_location, weights_only=False)
 
 
-def load_model_weights(model: torch.nn.Module, checkpoint: str,
-                       map_location: str = 'cpu') -> dict:
-    """Load a whole-model checkpoint strictly, with a one-line error.
 
-    Returns the checkpoint's ``meta`` (may be empty). Raises
-    :class:`OEEMInputError` when the file is missing or unreadable, or when
-    it is not a checkpoint of ``model`` (missing or unexpected keys, or a
-    tensor of another shape); the message names the file and the problem.
+def _examples(keys, limit: int = 3) -> str:
+    keys = sorted(keys)
+    more = f' and {len(keys) - limit} more' if len(keys) > limit else ''
+    return ', '.join(keys[:limit]) + more
+
+
+def load_model_weights(model: torch.nn.Module, path: str) -> dict:
+    """Load the checkpoint ``path`` into ``model`` strictly, after checking
+    that it is a checkpoint of this model; returns its ``meta`` (may be
+    empty).
+
+    Raises:
+        OEEMInputError: the file is missing or unreadable, or its keys or
+            tensor shapes differ from the model's (the message says which).
     """
     from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
     from .errors import OEEMInputError
-    if not osp.isfile(checkpoint):
-        raise OEEMInputError(f'{checkpoint}: checkpoint file not found')
+    if not osp.isfile(path):
+        raise OEEMInputError(f'{path}: checkpoint file not found')
     try:
-        loaded = load_local_checkpoint(checkpoint, map_location)
-    except Exception as error:
+        checkpoint = load_local_checkpoint(path, map_location='cpu')
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
+            AttributeError) as error:
         raise OEEMInputError(
-            f'{checkpoint}: cannot be read as a checkpoint ({error})')
-    if not isinstance(loaded, dict):
-        raise OEEMInputError(f'{checkpoint}: not a checkpoint (a '
-                             f'{type(loaded).__name__}, want a dict)')
-    state = loaded.get('state_dict', loaded)
+            f'{path}: cannot be read as a PyTorch checkpoint ({error})'
+        ) from None
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(
+        checkpoint, dict) else None
+    if not isinstance(state, dict):
+        raise OEEMInputError(
+            f'{path}: holds a {type(checkpoint).__name__}, not a checkpoint '
+            'with a state dict')
+    state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
     own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
+    if not own.keys() & state.keys():
+        raise OEEMInputError(
+            f'{path}: not a checkpoint of the config\'s model: none of its '
+            f'{len(state)} keys ({_examples(state)}) is a model key '
+            f'({_examples(own)})')
+    mismatched = [
+        k for k in own.keys() & state.keys()
+        if tuple(own[k].shape) != tuple(getattr(state[k], 'shape', ()))
+    ]
+    if mismatched:
+        key = sorted(mismatched)[0]
+        raise OEEMInputError(
+            f'{path}: tensor shapes differ from the config\'s model for '
+            f'{len(mismatched)} keys, e.g. {key}: checkpoint '
+            f'{tuple(getattr(state[key], "shape", ()))}, model '
+            f'{tuple(own[key].shape)}')
+    missing = own.keys() - state.keys()
+    unexpected = state.keys() - own.keys()
     if missing or unexpected:
         raise OEEMInputError(
-            f'{checkpoint}: not a checkpoint of this model '
-            f'({len(missing)} missing keys, e.g. {missing[:2]}; '
-            f'{len(unexpected)} unexpected, e.g. {unexpected[:2]})')
-    for key, value in state.items():
-        if hasattr(value, 'shape') and value.shape != own[key].shape:
-            raise OEEMInputError(
-                f'{checkpoint}: {key} has shape {tuple(value.shape)}, the '
-                f'model wants {tuple(own[key].shape)} (another model width?)')
+            f'{path}: not a checkpoint of the config\'s model: '
+            f'{len(missing)} missing keys ({_examples(missing)}), '
+            f'{len(unexpected)} unexpected keys ({_examples(unexpected)})')
     _load_checkpoint_to_model(model, state, strict=True)
-    return loaded.get('meta', {}) or {}
+    return checkpoint.get('meta', {}) or {}

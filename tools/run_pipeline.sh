@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole weakly-supervised pipeline, step by step, from a GlaS folder:
+#   bash tools/run_pipeline.sh SRC WORK [CLS_CONFIG] [SEG_CONFIG]
+# prepare -> classifier -> pseudo-masks -> OEEM segmentation -> --aug-test.
+# Defaults: the *_quick configs (short CPU schedule, ~10 min on 2 cores for
+# ../shared/data/glas_subset). Every step resumes, so re-running on a
+# finished WORK redoes nothing.
+# Environment: DEVICE (pseudo-masks; cpu or cuda), AMP (1: mixed precision on
+# GPU), CLS_OPTIONS / SEG_OPTIONS (extra --cfg-options, key=value ...).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=$1
+WORK=$2
+CLS=${3:-configs/oeem/cls_r38_glas_quick.py}
+SEG=${4:-configs/oeem/pspnet_r38_glas_oeem_quick.py}
+DEVICE=${DEVICE:-cpu}
+PY=${PYTHON:-python3}
+DATA=$WORK/data
+amp=()
+pseudo_amp=()
+if [ "${AMP:-0}" = 1 ]; then amp=(--amp); pseudo_amp=(--amp bf16); fi
+data_root=()
+for loader in train_dataloader val_dataloader test_dataloader; do
+  data_root+=("$loader.dataset.data_root=$DATA")
+done
+
+echo "== 1/5 prepare $SRC -> $DATA ($(date +%T))"
+"$PY" tools/prepare_glas.py "$SRC" "$DATA"
+echo "== 2/5 classification ($CLS) ($(date +%T))"
+"$PY" tools/train.py "$CLS" --work-dir "$WORK/cls" --resume "${amp[@]}" \
+  --cfg-options "${data_root[@]}" ${CLS_OPTIONS:-}
+echo "== 3/5 pseudo-masks ($(date +%T))"
+"$PY" tools/make_pseudo_masks.py "$CLS" "$(cat "$WORK/cls/last_checkpoint")" \
+  --out "$DATA/pseudo_masks" --show-dir "$WORK/pseudo_vis" --device "$DEVICE" \
+  "${pseudo_amp[@]}" --cfg-options "${data_root[@]}" ${CLS_OPTIONS:-}
+echo "== 4/5 segmentation ($SEG) ($(date +%T))"
+"$PY" tools/train.py "$SEG" --work-dir "$WORK/seg" --resume "${amp[@]}" \
+  --cfg-options "${data_root[@]}" ${SEG_OPTIONS:-}
+echo "== 5/5 test --aug-test ($(date +%T))"
+"$PY" tools/test.py "$SEG" "$(cat "$WORK/seg/last_checkpoint")" --aug-test \
+  --work-dir "$WORK/seg" --out "$WORK/pred" --show-dir "$WORK/pred_vis" \
+  --cfg-options "${data_root[@]}" ${SEG_OPTIONS:-}
