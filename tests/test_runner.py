@@ -155,3 +155,36 @@ def test_distributed_training_on_two_cpu_processes(glas_prepared, tmp_path):
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
     logs = open(glob.glob(osp.join(work_dir, '*', '*.log'))[0]).read()
     assert 'world_size: 2' in logs or 'Distributed launcher: pytorch' in logs
+
+
+def test_killed_training_resumes_to_the_same_final_iteration(
+        glas_prepared, tmp_path):
+    import signal
+    import time
+    work_dir = str(tmp_path / 'killed')
+    command = [
+        sys.executable, osp.join(REPO, 'tools', 'train.py'), TINY_SEG,
+        '--work-dir', work_dir
+    ] + data_root_options(glas_prepared) + [
+        'train_cfg.max_iters=40', 'train_cfg.val_interval=40',
+        'param_scheduler.0.end=40'
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not osp.isfile(osp.join(work_dir, 'iter_3.pth')):
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.1)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not osp.isfile(osp.join(work_dir, 'iter_40.pth'))
+    subprocess.run(command + ['--resume'], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   timeout=300)
+    final = torch.load(osp.join(work_dir, 'iter_40.pth'), map_location='cpu',
+                       weights_only=False)
+    assert final['meta']['iter'] == 40
+    log = open(sorted(glob.glob(osp.join(work_dir, '*', '*.log')))[-1]).read()
+    resumed_at = int(log.split('resumed epoch: ')[1].split('iter: ')[1]
+                     .split()[0].strip(','))
+    assert 3 <= resumed_at < 40
