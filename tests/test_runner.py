@@ -128,6 +128,12 @@ def test_train_resume_and_test_segmentation(glas_prepared, tmp_path):
     mask = read_binary_mask(osp.join(out, names[0] + '.png'))
     assert mask.shape == (120, 150)
     assert glob.glob(osp.join(show, '**', '*.png'), recursive=True)
+    # MMSeg's own test-time augmentation works too
+    metrics = test_tool.main([
+        TINY_SEG, osp.join(work_dir, 'iter_3.pth'), '--work-dir', work_dir,
+        '--tta'
+    ] + options)
+    assert 0 <= metrics['mIoU'] <= 100
 
 
 def test_train_classification_config(glas_prepared, tmp_path):

@@ -4,10 +4,9 @@
 """
 import argparse
 
-from mmengine.config import DictAction
-
 from oeem_mmseg.apis.inference import infer_images, init_segmentor
 from oeem_mmseg.utils import exit_on_user_error
+from oeem_mmseg.utils.cli import add_cfg_options
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -23,9 +22,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--block-size', type=int, default=2048,
         help='larger images are segmented in blocks of this side (pixels)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

@@ -9,10 +9,9 @@ against the ground truth (see oeem_mmseg.apis.pseudo_masks).
 """
 import argparse
 
-from mmengine.config import DictAction
-
 from oeem_mmseg.apis.pseudo_masks import AMP_DTYPES, make_pseudo_masks
 from oeem_mmseg.utils import exit_on_user_error
+from oeem_mmseg.utils.cli import add_cfg_options
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,9 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='autocast dtype: bf16 (CPU or CUDA) or fp16 (CUDA)')
     parser.add_argument('--show-dir',
                         help='folder for overlay pictures of each image')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, key=value')
+    add_cfg_options(parser)
     return parser.parse_args(argv)
 
 

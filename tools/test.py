@@ -5,10 +5,9 @@
 """
 import argparse
 
-from mmengine.config import DictAction
-
 from oeem_mmseg.apis import runner
 from oeem_mmseg.utils import exit_on_user_error
+from oeem_mmseg.utils.cli import add_cfg_options, add_launcher_options
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,15 +29,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--tta', action='store_true',
         help="MMSeg's test-time augmentation (tta_model / tta_pipeline)")
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value')
-    parser.add_argument(
-        '--launcher', choices=runner.LAUNCHERS, default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    add_cfg_options(parser)
+    add_launcher_options(parser, runner.LAUNCHERS)
     return parser.parse_args(argv)
 
 

@@ -31,7 +31,32 @@ def _bn_relu(norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return F.relu(norm(x), inplace=True)
 
 
-class PreActBasicBlock(nn.Module):
+class PreActBlock(nn.Module):
+    """A pre-activation residual block: ``shortcut + residual(act)`` with
+    ``act = relu(bn_branch2a(x))``; the shortcut is ``x`` or the 1x1
+    projection ``conv_branch1(act)``. Subclasses define the layers and
+    :meth:`residual`."""
+
+    conv_branch1: Optional[nn.Conv2d]
+
+    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
+        """relu(bn_branch2a(x)): the block's first activation."""
+        return _bn_relu(self.bn_branch2a, x)
+
+    def residual(self, act: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self,
+                x: torch.Tensor,
+                act: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``act``, when given, is :meth:`pre_activation` of ``x``."""
+        if act is None:
+            act = self.pre_activation(x)
+        shortcut = x if self.conv_branch1 is None else self.conv_branch1(act)
+        return shortcut + self.residual(act)
+
+
+class PreActBasicBlock(PreActBlock):
     """BN-ReLU-conv3x3-BN-ReLU-conv3x3 with an identity or 1x1 shortcut.
 
     The 1x1 projection ``conv_branch1`` (only when the shape changes) is
@@ -62,23 +87,12 @@ class PreActBasicBlock(nn.Module):
         else:
             self.conv_branch1 = None
 
-    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
-        """relu(bn_branch2a(x)): the block's first activation."""
-        return _bn_relu(self.bn_branch2a, x)
-
-    def forward(self,
-                x: torch.Tensor,
-                act: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``act``, when given, is :meth:`pre_activation` of ``x``."""
-        if act is None:
-            act = self.pre_activation(x)
-        shortcut = x if self.conv_branch1 is None else self.conv_branch1(act)
+    def residual(self, act: torch.Tensor) -> torch.Tensor:
         out = self.conv_branch2a(act)
-        out = self.conv_branch2b1(_bn_relu(self.bn_branch2b1, out))
-        return shortcut + out
+        return self.conv_branch2b1(_bn_relu(self.bn_branch2b1, out))
 
 
-class PreActBottleneck(nn.Module):
+class PreActBottleneck(PreActBlock):
     """BN-ReLU-1x1-BN-ReLU-Dropout-3x3(dilated)-BN-ReLU-Dropout-1x1.
 
     The dropouts are channel-wise (``Dropout2d``), as in the release.
@@ -109,23 +123,12 @@ class PreActBottleneck(nn.Module):
         else:
             self.conv_branch1 = None
 
-    def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
-        """relu(bn_branch2a(x)): the block's first activation."""
-        return _bn_relu(self.bn_branch2a, x)
-
-    def forward(self,
-                x: torch.Tensor,
-                act: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """``act``, when given, is :meth:`pre_activation` of ``x``."""
-        if act is None:
-            act = self.pre_activation(x)
-        shortcut = x if self.conv_branch1 is None else self.conv_branch1(act)
+    def residual(self, act: torch.Tensor) -> torch.Tensor:
         out = self.conv_branch2a(act)
         out = self.dropout_2b1(_bn_relu(self.bn_branch2b1, out))
         out = self.conv_branch2b1(out)
         out = self.dropout_2b2(_bn_relu(self.bn_branch2b2, out))
-        out = self.conv_branch2b2(out)
-        return shortcut + out
+        return self.conv_branch2b2(out)
 
 
 class ResNet38(BaseModule):
