@@ -400,7 +400,10 @@ def _run_tool(argv):
         osp.join(REPO, 'tools', 'convert_resnet38_mxnet.py'))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    return tool.main(argv)
+    try:
+        return tool.main(argv)
+    except SystemExit as exit_info:
+        return exit_info.code
 
 
 def test_read_mxnet_params_all_layouts(release_file):

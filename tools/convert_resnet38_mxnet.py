@@ -10,7 +10,7 @@ import argparse
 import sys
 from typing import List, Optional
 
-from oeem_mmseg.utils.errors import OEEMInputError
+from oeem_mmseg.utils import exit_on_user_error
 from oeem_mmseg.utils.mxnet_params import convert_mxnet_resnet38
 
 
@@ -26,14 +26,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+@exit_on_user_error
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    try:
-        missing = convert_mxnet_resnet38(
-            args.src, args.dst, keep_classifier=args.keep_classifier)
-    except OEEMInputError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
+    missing = convert_mxnet_resnet38(
+        args.src, args.dst, keep_classifier=args.keep_classifier)
     print(f'wrote {args.dst}')
     if missing:
         print(f'warning: {len(missing)} ResNet-38 tensors are not in '
