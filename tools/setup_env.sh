@@ -22,8 +22,8 @@ PY
 then
   echo "compiling mmcv 2.1.0 with its ops against torch $("$PY" -c 'import torch; print(torch.__version__)') (~20 min on 2 cores)..."
   bash tools/build_mmcv.sh
-  pip_install -q mmcv==2.1.0  # its pure-Python dependencies
 fi
-pip_install -q -r requirements/runtime.txt -r requirements/tests.txt
+# mmcv's pure-Python dependencies come with the pinned runtime requirements
+pip_install -q mmcv==2.1.0 -r requirements/runtime.txt -r requirements/tests.txt
 pip_install -q --no-build-isolation --no-deps -e .
 "$PY" -c 'import torch, mmcv, mmseg, mmpretrain, oeem_mmseg; print("ready:", "torch", torch.__version__, "mmcv", mmcv.__version__, "mmseg", mmseg.__version__, "mmpretrain", mmpretrain.__version__, "cuda", torch.cuda.is_available())'
