@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up everything oeem-mmseg needs in the active Python (3.9-3.12), CPU-only or CUDA:
+# Set up everything oeem-mmseg needs in the active Python (3.10-3.12), CPU-only or CUDA:
 #   bash tools/setup_env.sh
 # Idempotent: a second run only checks. mmcv 2.1.0 is compiled from its sdist with its ops
 # (tools/build_mmcv.sh, ~20 min on 2 cores, once); it is rebuilt whenever its ops no longer
