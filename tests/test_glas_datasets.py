@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.dataset import default_collate
 from mmengine.registry import DefaultScope
 from mmpretrain.models import ClsDataPreprocessor
@@ -27,14 +28,10 @@ SEG_PIPELINE = [
     dict(type='LoadAnnotations'),
     dict(type='CropTile'),
 ]
-CLS_PIPELINE = [
-    dict(type='LoadGlaSPatch'),
-    dict(type='Resize', scale=224),
-    dict(type='RandomResizedCrop', scale=224, crop_ratio_range=(0.7, 1.0)),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandomFlip', prob=0.5, direction='vertical'),
-    dict(type='PackInputs'),
-]
+# the classification config's own training pipeline
+CLS_PIPELINE = Config.fromfile(
+    osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
+             'oeem', 'cls_r38_glas.py')).train_pipeline
 
 
 def build_seg_dataset(**cfg) -> GlaSDataset:

@@ -223,6 +223,18 @@ class _Records(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+def _init_weights_logged(model: nn.Module) -> _Records:
+    """Run ``model.init_weights()``; returns what it logged."""
+    records = _Records()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(records)
+    try:
+        model.init_weights()
+    finally:
+        logger.removeHandler(records)
+    return records
+
+
 def _assert_same_tensors(model: nn.Module, state: dict):
     own = model.state_dict()
     for key, value in state.items():
@@ -250,13 +262,7 @@ def test_pretrained_init_loads_every_tensor(tmp_path, wrap):
 
     target = small(seed=2, init_cfg=dict(type='Pretrained', checkpoint=path))
     assert not torch.equal(target.conv1a.weight, source.conv1a.weight)
-    records = _Records()
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(records)
-    try:
-        target.init_weights()
-    finally:
-        logger.removeHandler(records)
+    records = _init_weights_logged(target)
     _assert_same_tensors(target, state)
     assert any(f'loaded {len(state)} tensors' in m for m in records.messages)
     if wrap == 'plain':
@@ -271,13 +277,7 @@ def test_pretrained_argument_and_missing_keys(tmp_path):
     path = str(tmp_path / 'partial.pth')
     torch.save(state, path)
     target = small(seed=2, pretrained=path)
-    records = _Records()
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(records)
-    try:
-        target.init_weights()
-    finally:
-        logger.removeHandler(records)
+    records = _init_weights_logged(target)
     _assert_same_tensors(target, state)
     missing = [m for m in records.messages if 'missing keys' in m]
     assert len(missing) == 1 and 'bn7.weight' in missing[0]
