@@ -76,6 +76,15 @@ def _init_cpu_process_group(cfg: Config) -> None:
         torch_dist.init_process_group(backend='gloo')
 
 
+def _close_process_group() -> None:
+    """Tear the process group down once a distributed run is over: left to
+    interpreter exit, gloo's threads can abort the process (``terminate
+    called without an active exception``) after a successful run."""
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 def build_runner(cfg: Config) -> Runner:
     """The runner for ``cfg`` (``runner_type`` honoured), after
     :func:`adapt_to_device`."""
@@ -111,7 +120,10 @@ def configure_train(cfg: Config,
 def train(cfg: Config) -> torch.nn.Module:
     """Train with MMEngine's runner; returns the trained model."""
     runner = build_runner(cfg)
-    return runner.train()
+    try:
+        return runner.train()
+    finally:
+        _close_process_group()
 
 
 def _is_segmentation(cfg: Config) -> bool:
@@ -190,7 +202,10 @@ def configure_test(cfg: Config,
 def test(cfg: Config) -> dict:
     """Test with MMEngine's runner; returns the metrics."""
     runner = build_runner(cfg)
-    return runner.test()
+    try:
+        return runner.test()
+    finally:
+        _close_process_group()
 
 
 def set_local_rank(local_rank: int) -> None:
