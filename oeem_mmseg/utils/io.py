@@ -2,7 +2,7 @@
 import os
 import os.path as osp
 import tempfile
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -86,6 +86,16 @@ def read_binary_mask(path: str,
             f'{path}: unexpected mask values {bad[:8].tolist()} '
             f'(allowed: {list(allowed)})')
     return mask.astype(np.uint8)
+
+
+def check_mask_size(mask_path: str, mask_hw: Tuple[int, int],
+                    image_path: str, image_hw: Tuple[int, int]) -> None:
+    """Raise one clear line when a mask's (height, width) differs from its
+    image's."""
+    if tuple(mask_hw[:2]) != tuple(image_hw[:2]):
+        raise OEEMInputError(
+            f'{mask_path}: mask size {mask_hw[1]}x{mask_hw[0]} differs from '
+            f'image {image_path} size {image_hw[1]}x{image_hw[0]}')
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
