@@ -21,7 +21,7 @@ from mmseg.registry import MODELS
 
 import oeem_mmseg  # noqa: F401  (registers TiledEncoderDecoder, ResNet-38)
 from oeem_mmseg.models.segmentors.tiled_encoder_decoder import (
-    PAPER_SCALES, TiledEncoderDecoder, tile_aug_probs)
+    TiledEncoderDecoder, tile_aug_probs)
 
 TINY_MODEL = dict(
     type='TiledEncoderDecoder',
@@ -67,13 +67,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--model', choices=('tiny', 'real'), default='tiny')
     parser.add_argument(
-        '--config', default='configs/_base_/models/pspnet_r38.py',
-        help='config whose `model` --model real builds')
+        '--config', default='configs/oeem/pspnet_r38_glas_oeem.py',
+        help='config whose aug_test_cfg is run (and whose `model` --model '
+        'real builds)')
     parser.add_argument(
         '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument(
-        '--scales', type=float, nargs='+', default=list(PAPER_SCALES))
+        '--scales', type=float, nargs='+',
+        help="default: the config's aug_test_cfg.scales")
     parser.add_argument('--height', type=int, default=522)
     parser.add_argument('--width', type=int, default=775)
     args = parser.parse_args()
@@ -81,8 +83,13 @@ def main() -> None:
     torch.manual_seed(0)
     model = build_model(args.model, args.config, args.device)
     image = torch.randn(1, 3, args.height, args.width, device=args.device)
-    options = dict(tile_size=256, tile_stride=192, scales=args.scales,
-                   flip=True, crop_size=(320, 320), stride=(256, 256))
+    options = {
+        k: v
+        for k, v in Config.fromfile(args.config).aug_test_cfg.items()
+        if k not in ('mode', 'batch_size')
+    }
+    if args.scales:
+        options['scales'] = args.scales
 
     def run(batch_size: int) -> torch.Tensor:
         return tile_aug_probs(model.encode_windows, image, model.out_channels,
@@ -95,7 +102,7 @@ def main() -> None:
 
     agree = (batched.argmax(1) == per_window.argmax(1)).float().mean()
     print(f'model {args.model} on {args.device}, image {args.height}x'
-          f'{args.width}, {len(args.scales)} scales x flip')
+          f'{args.width}, {len(options["scales"])} scales x flip')
     print(f'batched (batch_size {args.batch_size}): {batched_s:.2f} s')
     print(f'per window (batch_size 1):  {per_window_s:.2f} s')
     print(f'speed-up: {per_window_s / batched_s:.2f}x')

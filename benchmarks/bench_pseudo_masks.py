@@ -1,4 +1,4 @@
-"""Batched pseudo-mask generation against a plain per-crop loop.
+"""Batched pseudo-mask generation against one crop per forward pass.
 
     python benchmarks/bench_pseudo_masks.py --full --device cuda
     python benchmarks/bench_pseudo_masks.py --size 180 250   # CPU, 1/16 width
@@ -6,77 +6,31 @@
 Builds the classifier of configs/oeem/cls_r38_glas.py (ResNet-38 at
 ``--width-mult``, or the real one with ``--full``) with random weights, draws
 synthetic images and masks, and runs the multi-scale CAM of every patch twice
-with the same weights: batched (``MultiScaleCAM``, crops of all patches and
-scales in batches) and the per-crop loop below (one forward pass per crop).
-Prints the times, their ratio, the largest score difference and the share of
-identical pseudo-mask pixels.
+with the same weights and the config's ``cam_cfg``: batched (``MultiScaleCAM``
+with ``--batch-size`` crops of all patches and scales per pass) and per crop
+(``batch_size=1``, one forward pass per crop). Prints the times, their ratio,
+the largest score difference and the share of identical pseudo-mask pixels.
+(The arithmetic is checked against an independent per-crop loop in
+``tests/test_pseudo_masks.py``.)
 """
 import argparse
 import os.path as osp
 import time
-from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from oeem_mmseg.apis.pseudo_masks import (CAM_INPUT_SIZE, CAM_SCALES,
-                                          MultiScaleCAM, build_classifier,
-                                          compute_cam, hard_patch_labels,
-                                          majority_vote)
+from oeem_mmseg.apis.pseudo_masks import build_classifier, checked_cam_cfg
+from oeem_mmseg.cam import MultiScaleCAM, hard_patch_labels, majority_vote
 from oeem_mmseg.datasets.glas_patch import patch_labels
-from oeem_mmseg.datasets.patch_grid import grid_boxes
 from oeem_mmseg.models.backbones.resnet38 import ResNet38
+from oeem_mmseg.utils.grid import grid_boxes
 
 CONFIG = osp.join(
     osp.dirname(osp.abspath(__file__)), '..', 'configs', 'oeem',
     'cls_r38_glas.py')
-
-
-@torch.no_grad()
-def per_crop_patch_scores(model: nn.Module,
-                          image: np.ndarray,
-                          patch_size: int = 112,
-                          patch_stride: int = 56,
-                          scales: Sequence[float] = CAM_SCALES,
-                          input_size: int = CAM_INPUT_SIZE) -> torch.Tensor:
-    """The reference: summed multi-scale CAMs (num_patches, C, ph, pw) of
-    the patches of an (H, W, 3) uint8 RGB image, one crop at a time."""
-    device = next(model.parameters()).device
-    img = torch.from_numpy(image).to(device).permute(2, 0, 1).float()[None]
-    scores = []
-    for y0, x0, y1, x1 in grid_boxes(*image.shape[:2], patch_size,
-                                     patch_stride):
-        patch = img[..., y0:y1, x0:x1]
-        patch_scores = None
-        for scale in scales:
-            height, width = int((y1 - y0) * scale), int((x1 - x0) * scale)
-            scaled = F.interpolate(patch, size=(height, width),
-                                   mode='bilinear', align_corners=False)
-            canvas, count = None, torch.zeros(height, width, device=device)
-            for cy0, cx0, cy1, cx1 in grid_boxes(height, width, patch_size,
-                                                 patch_stride):
-                crop = F.interpolate(scaled[..., cy0:cy1, cx0:cx1],
-                                     size=(input_size, input_size),
-                                     mode='bilinear', align_corners=False)
-                inputs = model.data_preprocessor({'inputs': crop},
-                                                 False)['inputs']
-                cam = F.interpolate(compute_cam(model, inputs),
-                                    size=(cy1 - cy0, cx1 - cx0),
-                                    mode='bilinear', align_corners=False)
-                if canvas is None:
-                    canvas = cam.new_zeros(cam.shape[:2] + (height, width))
-                canvas[..., cy0:cy1, cx0:cx1] += cam
-                count[cy0:cy1, cx0:cx1] += 1
-            scale_scores = F.interpolate(canvas / count, size=(y1 - y0,
-                                                               x1 - x0),
-                                         mode='bilinear', align_corners=False)
-            patch_scores = scale_scores if patch_scores is None else (
-                patch_scores + scale_scores)
-        scores.append(patch_scores[0])
-    return torch.stack(scores)
 
 
 def synthetic_image(rng: np.random.Generator, height: int,
@@ -126,7 +80,11 @@ def main() -> None:
     model = build_classifier(cfg)
     model.init_weights()
     model.to(args.device).eval()
-    generator = MultiScaleCAM(model, batch_size=args.batch_size)
+    cam_cfg = checked_cam_cfg(cfg)
+    generators = {
+        'batched': MultiScaleCAM(model, batch_size=args.batch_size, **cam_cfg),
+        'per-crop': MultiScaleCAM(model, batch_size=1, **cam_cfg)
+    }
     rng = np.random.default_rng(args.seed)
     data = [synthetic_image(rng, *args.size) for _ in range(args.images)]
 
@@ -141,23 +99,21 @@ def main() -> None:
         boxes = grid_boxes(*image.shape[:2], 112, 56)
         labels = patch_labels(mask, boxes)
         results = {}
-        for name, run in (('batched',
-                           lambda: generator.patch_scores(image, boxes)),
-                          ('per-crop',
-                           lambda: per_crop_patch_scores(model, image))):
+        for name, generator in generators.items():
             sync()
             start = time.perf_counter()
-            results[name] = run()
+            results[name] = generator.patch_scores(image, boxes)
             sync()
             times[name] += time.perf_counter() - start
         max_diff = max(max_diff, float(
             (results['batched'] - results['per-crop']).abs().max()))
         masks = [
             majority_vote(hard_patch_labels(s, labels), boxes,
-                          image.shape[:2]) for s in results.values()
+                          image.shape[:2], labels.shape[1])
+            for s in results.values()
         ]
         same += int((masks[0] == masks[1]).sum())
-        total += masks[0].size
+        total += masks[0].numel()
     net = 'ResNet-38' if args.full else f'ResNet-38 x{args.width_mult:g}'
     print(f'{args.images} image(s) {args.size[0]}x{args.size[1]}, {net}, '
           f'{args.device}, batch {args.batch_size}')

@@ -17,7 +17,7 @@ from PIL import Image
 
 from oeem_mmseg.datasets.glas import GLAS_PALETTE, GlaSDataset, read_split
 from oeem_mmseg.datasets.glas_patch import GlaSPatchDataset, patch_labels
-from oeem_mmseg.datasets.patch_grid import grid_boxes
+from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.datasets.transforms import (CropTile, LoadGlaSPatch,
                                             read_rgb_cached)
 from oeem_mmseg.utils.errors import OEEMInputError

@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy import ndimage
 
-from oeem_mmseg.evaluation.glas_metric import (GlaSMetric, glands, image_split,
-                                               object_statistics)
+from oeem_mmseg.evaluation import (GlaSMetric, glands, image_split,
+                                   object_statistics)
 
 SUBSET = '/work/shared/data/glas_subset'
 

@@ -9,10 +9,11 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from oeem_mmseg.apis.inference import (block_boxes, infer_images,
+from oeem_mmseg.apis.inference import (infer_images,
                                        init_segmentor, segment_image)
 from oeem_mmseg.apis.runner import adapt_to_device, load_config
 from oeem_mmseg.utils import OEEMInputError
+from oeem_mmseg.utils.grid import block_boxes
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_tiny.py')

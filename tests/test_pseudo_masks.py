@@ -4,6 +4,7 @@ loop, resume, errors, and the tool end to end with a 1/16-width ResNet-38."""
 import importlib.util
 import os
 import os.path as osp
+from typing import Sequence
 
 import numpy as np
 import pytest
@@ -15,26 +16,20 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 from PIL import Image
 
-from oeem_mmseg.apis.pseudo_masks import (MultiScaleCAM, build_classifier,
-                                          hard_patch_labels, image_pseudo_mask,
-                                          make_pseudo_masks, majority_vote)
+from oeem_mmseg.apis.pseudo_masks import build_classifier, make_pseudo_masks
+from oeem_mmseg.cam import (MultiScaleCAM, class_activation_maps,
+                            hard_patch_labels, image_pseudo_mask,
+                            majority_vote)
 from oeem_mmseg.datasets.glas_patch import patch_labels
-from oeem_mmseg.datasets.patch_grid import grid_boxes
 from oeem_mmseg.utils.checkpoint import load_model_weights
 from oeem_mmseg.utils.errors import OEEMInputError
+from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.utils.io import atomic_write_png, read_binary_mask, read_rgb
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_CLS_CONFIG = osp.join(REPO, 'tests', 'configs', 'cls_r38_tiny.py')
-
-
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location(
-        'bench_pseudo_masks',
-        osp.join(REPO, 'benchmarks', 'bench_pseudo_masks.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# the paper's CAM settings (cam_cfg of configs/oeem/cls_r38_glas.py)
+PAPER_CAM = dict(scales=(1.0, 1.25, 1.5, 1.75, 2.0), input_size=224)
 
 
 @MODELS.register_module(force=True)
@@ -64,7 +59,8 @@ def _stub_cfg(data_root: str = '', **dataset) -> Config:
                 batch_size=4,
                 dataset=dict(
                     type='GlaSPatchDataset', data_root=data_root,
-                    ann_file='splits/train.txt', pipeline=[], **dataset))))
+                    ann_file='splits/train.txt', pipeline=[], **dataset)),
+            cam_cfg=PAPER_CAM))
 
 
 def _stub_model() -> nn.Module:
@@ -81,14 +77,22 @@ def _red_image(height: int, width: int, red: np.ndarray) -> np.ndarray:
     return image
 
 
+def glas_pseudo_mask(generator, image, mask, with_probs=False):
+    """The pseudo-mask of an image whose patch labels come from its mask, as
+    GlaSPatchDataset gives them."""
+    boxes = grid_boxes(*mask.shape, 112, 56)
+    return image_pseudo_mask(generator, image, boxes,
+                             patch_labels(mask, boxes), with_probs)
+
+
 def test_label_filter_and_tie_vote_go_to_non_gland():
     # two patches: A = cols 0..111, B = cols 56..167; gland only in cols
     # 140..167 -> A is [1, 0], B is [1, 1]; the CAM says gland everywhere.
-    generator = MultiScaleCAM(_stub_model())
+    generator = MultiScaleCAM(_stub_model(), **PAPER_CAM)
     image = _red_image(112, 168, 255)
     mask = np.zeros((112, 168), np.uint8)
     mask[:, 140:] = 1
-    result = image_pseudo_mask(generator, image, mask)
+    result = glas_pseudo_mask(generator, image, mask)
     expected = np.zeros((112, 168), np.uint8)
     expected[:, 112:] = 1  # B alone; A alone -> 0; A vs B tie -> 0
     np.testing.assert_array_equal(result.pseudo, expected)
@@ -96,9 +100,9 @@ def test_label_filter_and_tie_vote_go_to_non_gland():
 
 
 def test_gland_only_patches_are_all_gland():
-    generator = MultiScaleCAM(_stub_model())
+    generator = MultiScaleCAM(_stub_model(), **PAPER_CAM)
     image = _red_image(112, 168, 0)  # the CAM says non-gland everywhere
-    result = image_pseudo_mask(generator, image, np.ones((112, 168),
+    result = glas_pseudo_mask(generator, image, np.ones((112, 168),
                                                          np.uint8))
     np.testing.assert_array_equal(result.pseudo, np.ones((112, 168)))
     np.testing.assert_array_equal(result.cam, np.zeros((112, 168)))
@@ -110,26 +114,90 @@ def test_mixed_patches_follow_the_cam():
     red[:, :112] = 255
     mask = np.zeros((112, 224), np.uint8)
     mask[:20] = 1
-    generator = MultiScaleCAM(_stub_model())
-    result = image_pseudo_mask(generator, _red_image(112, 224, red), mask,
-                               with_gland_prob=True)
+    generator = MultiScaleCAM(_stub_model(), **PAPER_CAM)
+    result = glas_pseudo_mask(generator, _red_image(112, 224, red), mask,
+                               with_probs=True)
     assert (result.pseudo[:, :96] == 1).all()
     assert (result.pseudo[:, 112:] == 0).all()
     np.testing.assert_array_equal(result.pseudo, result.cam)
-    assert (result.gland_prob[:, :48] > 0.99).all()
-    assert (result.gland_prob[:, 176:] < 0.01).all()
+    assert (result.probs[1][:, :48] > 0.99).all()
+    assert (result.probs[1][:, 176:] < 0.01).all()
 
 
 def test_majority_vote_rounds_half_down():
     boxes = [(0, 0, 1, 2), (0, 1, 1, 3), (0, 1, 1, 3)]
     hard = np.array([[[1, 1]], [[0, 1]], [[1, 1]]], np.uint8)
     # col 0: 1/1; col 1: 2/3 -> 1; col 2: 2/2
-    np.testing.assert_array_equal(majority_vote(hard, boxes, (1, 3)),
+    np.testing.assert_array_equal(majority_vote(torch.as_tensor(hard), boxes, (1, 3), 2),
                                   [[1, 1, 1]])
     hard = np.array([[[1, 1]], [[0, 0]], [[0, 1]]], np.uint8)
     # col 0: 1/1; col 1: 1/3 -> 0; col 2: 1/2 tie -> 0
-    np.testing.assert_array_equal(majority_vote(hard, boxes, (1, 3)),
+    np.testing.assert_array_equal(majority_vote(torch.as_tensor(hard), boxes, (1, 3), 2),
                                   [[1, 0, 0]])
+
+
+@torch.no_grad()
+def per_crop_patch_scores(model: nn.Module,
+                          image: np.ndarray,
+                          patch_size: int = 112,
+                          patch_stride: int = 56,
+                          scales: Sequence[float] = PAPER_CAM['scales'],
+                          input_size: int = PAPER_CAM['input_size']
+                          ) -> torch.Tensor:
+    """The reference: summed multi-scale CAMs (num_patches, C, ph, pw) of
+    the patches of an (H, W, 3) uint8 RGB image, one crop at a time."""
+    device = next(model.parameters()).device
+    img = torch.from_numpy(image).to(device).permute(2, 0, 1).float()[None]
+    scores = []
+    for y0, x0, y1, x1 in grid_boxes(*image.shape[:2], patch_size,
+                                     patch_stride):
+        patch = img[..., y0:y1, x0:x1]
+        patch_scores = None
+        for scale in scales:
+            height, width = int((y1 - y0) * scale), int((x1 - x0) * scale)
+            scaled = F.interpolate(patch, size=(height, width),
+                                   mode='bilinear', align_corners=False)
+            canvas, count = None, torch.zeros(height, width, device=device)
+            for cy0, cx0, cy1, cx1 in grid_boxes(height, width, patch_size,
+                                                 patch_stride):
+                crop = F.interpolate(scaled[..., cy0:cy1, cx0:cx1],
+                                     size=(input_size, input_size),
+                                     mode='bilinear', align_corners=False)
+                inputs = model.data_preprocessor({'inputs': crop},
+                                                 False)['inputs']
+                cam = F.interpolate(class_activation_maps(model, inputs),
+                                    size=(cy1 - cy0, cx1 - cx0),
+                                    mode='bilinear', align_corners=False)
+                if canvas is None:
+                    canvas = cam.new_zeros(cam.shape[:2] + (height, width))
+                canvas[..., cy0:cy1, cx0:cx1] += cam
+                count[cy0:cy1, cx0:cx1] += 1
+            scale_scores = F.interpolate(canvas / count, size=(y1 - y0,
+                                                               x1 - x0),
+                                         mode='bilinear', align_corners=False)
+            patch_scores = scale_scores if patch_scores is None else (
+                patch_scores + scale_scores)
+        scores.append(patch_scores[0])
+    return torch.stack(scores)
+
+
+def synthetic_image(rng: np.random.Generator, height: int,
+                    width: int) -> tuple:
+    """A smooth random RGB image (H, W, 3) uint8 and a 0/1 mask of random
+    discs (H, W) uint8."""
+    coarse = rng.integers(0, 256, (height // 16 + 2, width // 16 + 2, 3))
+    smooth = F.interpolate(
+        torch.from_numpy(coarse).float().permute(2, 0, 1)[None],
+        size=(height, width), mode='bilinear', align_corners=False)
+    image = smooth[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+    yy, xx = np.mgrid[:height, :width]
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(6):
+        cy, cx = rng.integers(0, height), rng.integers(0, width)
+        radius = rng.integers(min(height, width) // 10,
+                              min(height, width) // 4)
+        mask[(yy - cy)**2 + (xx - cx)**2 < radius**2] = 1
+    return image, mask
 
 
 def _random_weights_resnet38():
@@ -143,30 +211,30 @@ def _random_weights_resnet38():
 
 @pytest.mark.parametrize('shape', [(112, 170), (80, 100)])
 def test_batched_equals_per_crop_loop(shape):
-    bench = _load_benchmark()
     model = _random_weights_resnet38()
     rng = np.random.default_rng(0)
-    image, mask = bench.synthetic_image(rng, *shape)
-    generator = MultiScaleCAM(model, input_size=32, batch_size=7)
+    image, mask = synthetic_image(rng, *shape)
+    generator = MultiScaleCAM(model, PAPER_CAM['scales'], input_size=32,
+                              batch_size=7)
     boxes = grid_boxes(*shape, 112, 56)
     batched = generator.patch_scores(image, boxes)
-    reference = bench.per_crop_patch_scores(model, image, input_size=32)
+    reference = per_crop_patch_scores(model, image, input_size=32)
     assert batched.shape == reference.shape == (
         len(boxes), 2, min(shape[0], 112), min(shape[1], 112))
     torch.testing.assert_close(batched, reference, atol=1e-5, rtol=1e-5)
     labels = patch_labels(mask, boxes)
     np.testing.assert_array_equal(
-        majority_vote(hard_patch_labels(batched, labels), boxes, shape),
-        majority_vote(hard_patch_labels(reference, labels), boxes, shape))
+        majority_vote(hard_patch_labels(batched, labels), boxes, shape, 2),
+        majority_vote(hard_patch_labels(reference, labels), boxes, shape, 2))
 
 
 def test_small_image_known_answer():
-    generator = MultiScaleCAM(_stub_model())
+    generator = MultiScaleCAM(_stub_model(), **PAPER_CAM)
     red = np.zeros((80, 100), np.uint8)
     red[:, :50] = 255
     mask = np.zeros((80, 100), np.uint8)
     mask[:, 90:] = 1  # 10 % gland: a [1, 1] patch
-    result = image_pseudo_mask(generator, _red_image(80, 100, red), mask)
+    result = glas_pseudo_mask(generator, _red_image(80, 100, red), mask)
     assert result.pseudo.shape == (80, 100)
     assert (result.pseudo[:, :42] == 1).all()
     assert (result.pseudo[:, 58:] == 0).all()

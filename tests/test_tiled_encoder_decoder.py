@@ -1,5 +1,6 @@
 """TiledEncoderDecoder: batched slide and tiled multi-scale + flip inference
 against mmseg's own one-window-at-a-time computation, on a tiny model."""
+import os.path as osp
 import re
 from typing import Optional
 
@@ -7,18 +8,21 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.config import ConfigDict
+from mmengine.config import Config, ConfigDict
 from mmengine.model import BaseModule
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from oeem_mmseg.datasets.patch_grid import grid_boxes
 from oeem_mmseg.models.segmentors.tiled_encoder_decoder import (
     TiledEncoderDecoder, batched_slide_logits, checked_test_cfg,
-    slide_windows, tile_aug_probs)
+    tile_aug_probs)
 from oeem_mmseg.utils.errors import OEEMInputError
+from oeem_mmseg.utils.grid import grid_boxes
 
+PAPER_CONFIG = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'oeem',
+    'pspnet_r38_glas_oeem.py')
 SMALL_TILE_AUG = dict(
     mode='tile_aug',
     tile_size=64,
@@ -137,13 +141,13 @@ def reference_tile_aug(model: TiledEncoderDecoder,
 
 
 def test_slide_windows_follow_mmseg_rule():
-    assert slide_windows(100, 90, (64, 64), (48, 48)) == [
+    assert grid_boxes(100, 90, (64, 64), (48, 48)) == [
         (0, 0, 64, 64), (0, 26, 64, 90), (36, 0, 100, 64), (36, 26, 100, 90)
     ]
-    assert slide_windows(128, 40, (64, 64), (32, 32)) == [
+    assert grid_boxes(128, 40, (64, 64), (32, 32)) == [
         (0, 0, 64, 40), (32, 0, 96, 40), (64, 0, 128, 40)
     ]
-    assert slide_windows(30, 40, (64, 64), (48, 48)) == [(0, 0, 30, 40)]
+    assert grid_boxes(30, 40, (64, 64), (48, 48)) == [(0, 0, 30, 40)]
 
 
 @torch.no_grad()
@@ -155,7 +159,7 @@ def test_slide_mode_matches_mmseg_slide_inference_in_batches():
                                               image_metas(inputs))
     batch_sizes = count_forward_passes(model)
     logits = model.inference(inputs, image_metas(inputs))
-    windows = len(slide_windows(150, 217, (40, 40), (32, 32)))
+    windows = len(grid_boxes(150, 217, (40, 40), (32, 32)))
     assert windows == 5 * 7
     assert batch_sizes == [8] * 8 + [6]  # batches span both images
     assert logits.shape == (2, 2, 150, 217)
@@ -197,10 +201,11 @@ def test_tile_aug_matches_per_window_reference(height, width, tile_size,
 
 @torch.no_grad()
 def test_full_paper_scales_batch_windows_across_flips():
-    cfg = dict(mode='tile_aug', crop_size=(64, 64), stride=(48, 48),
-               batch_size=16)
-    assert checked_test_cfg(cfg)['scales'] == (0.75, 1.0, 1.25, 1.5, 1.75,
-                                               2.0, 2.5, 3.0)
+    paper = Config.fromfile(PAPER_CONFIG).aug_test_cfg
+    assert tuple(paper.scales) == (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+    cfg = dict(mode='tile_aug', tile_size=paper.tile_size,
+               tile_stride=paper.tile_stride, scales=paper.scales,
+               crop_size=(64, 64), stride=(48, 48), batch_size=16)
     model = build_model(cfg)
     image = random_image(40, 50)
     expected = reference_tile_aug(model, image)
@@ -211,7 +216,7 @@ def test_full_paper_scales_batch_windows_across_flips():
     expected_passes = []
     for scale in checked_test_cfg(cfg)['scales']:
         views = 2 * len(
-            slide_windows(int(40 * scale + 0.5), int(50 * scale + 0.5),
+            grid_boxes(int(40 * scale + 0.5), int(50 * scale + 0.5),
                           (64, 64), (48, 48)))
         expected_passes += [16] * (views // 16) + [views % 16] * bool(
             views % 16)
@@ -300,6 +305,8 @@ def test_predict_without_data_samples_keeps_input_size():
     (dict(mode='slide', stride=(32, 32)), 'crop_size must be 2 positive ints'),
     (dict(mode='tile_aug', scales=[]), 'scales must be a non-empty'),
     (dict(mode='tile_aug', batch_size=0), 'batch_size must be a positive int'),
+    (dict(mode='tile_aug', scales=[1.0]), "needs the keys ['tile_size', "
+     "'tile_stride', 'crop_size', 'stride']"),
 ])
 def test_invalid_test_cfg_is_rejected(test_cfg, message):
     with pytest.raises(ValueError, match=re.escape(message)) as error:

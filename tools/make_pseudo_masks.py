@@ -9,7 +9,8 @@ against the ground truth (see oeem_mmseg.apis.pseudo_masks).
 """
 import argparse
 
-from oeem_mmseg.apis.pseudo_masks import AMP_DTYPES, make_pseudo_masks
+from oeem_mmseg.apis.pseudo_masks import make_pseudo_masks
+from oeem_mmseg.utils.device import AMP_DTYPES
 from oeem_mmseg.utils import exit_on_user_error
 from oeem_mmseg.utils.cli import add_cfg_options
 

@@ -1,7 +1,7 @@
 """Segmenting new images of any size with a trained segmentor."""
 import os
 import os.path as osp
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -11,6 +11,7 @@ from tqdm import tqdm
 from ..datasets.glas import GlaSDataset
 from ..utils.checkpoint import load_model_weights
 from ..utils.errors import OEEMInputError
+from ..utils.grid import block_boxes
 from ..utils.io import atomic_write_png, read_rgb
 from ..utils.visualization import label_overlay
 from .runner import adapt_to_device, load_config, use_aug_test
@@ -41,28 +42,6 @@ def init_segmentor(config: str,
         GlaSDataset.METAINFO)
     model.cfg = cfg
     return model.to(device).eval()
-
-
-def block_boxes(height: int, width: int, block_size: int,
-                margin: int) -> Iterator[Tuple[tuple, tuple]]:
-    """Cover an image with blocks of at most ``block_size`` pixels a side.
-
-    Yields ``(context, core)`` boxes ``(y0, x0, y1, x1)``: the cores tile the
-    image without overlap; each context is its core grown by ``margin`` on
-    every side (clipped to the image), so that windows near a core's border
-    still see their surroundings.
-    """
-    step = block_size - 2 * margin
-    if step <= 0:
-        raise ValueError(f'block_size {block_size} must exceed twice the '
-                         f'margin {margin}')
-    for y in range(0, height, step):
-        for x in range(0, width, step):
-            core = (y, x, min(y + step, height), min(x + step, width))
-            context = (max(core[0] - margin, 0), max(core[1] - margin, 0),
-                       min(core[2] + margin, height),
-                       min(core[3] + margin, width))
-            yield context, core
 
 
 def segment_image(model: torch.nn.Module,

@@ -1,7 +1,6 @@
 from .glas import GlaSDataset
-from .glas_patch import GlaSPatchDataset
-from .patch_grid import grid_boxes, grid_offsets
-from .transforms import CropTile
+from .glas_patch import GlaSPatchDataset, ImagePatches, patch_labels
+from .transforms import CropTile, LoadGlaSPatch
 
-__all__ = ['GlaSDataset', 'GlaSPatchDataset', 'CropTile', 'grid_boxes',
-           'grid_offsets']
+__all__ = ['GlaSDataset', 'GlaSPatchDataset', 'CropTile', 'ImagePatches',
+           'LoadGlaSPatch', 'patch_labels']

@@ -11,7 +11,7 @@ from mmseg.registry import DATASETS
 from PIL import Image, UnidentifiedImageError
 
 from ..utils.errors import OEEMInputError
-from .patch_grid import grid_boxes
+from ..utils.grid import grid_boxes
 
 GLAS_CLASSES = ('non-gland', 'gland')
 # Green stroma, blue glands, as in the paper's figures.
@@ -85,13 +85,18 @@ class GlaSDataset(BaseSegDataset):
             **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        """One data info per listed image, or per tile when tiling."""
-        if osp.isdir(self.ann_file):
-            data_list = super().load_data_list()
-        else:
-            data_list = [
-                self._data_info(name) for name in read_split(self.ann_file)
-            ]
+        """mmseg's data list (names from ``ann_file``, or every image of
+        ``img_path`` when it is a folder), every listed file checked; one
+        data info per tile when tiling."""
+        if self.ann_file and not osp.isdir(self.ann_file):
+            read_split(self.ann_file)  # a missing split file: one clear line
+        # mmseg keeps the blank lines of a split file as empty names
+        blank = osp.join(self.data_prefix.get('img_path', ''),
+                         self.img_suffix)
+        data_list = [
+            info for info in super().load_data_list()
+            if info['img_path'] != blank
+        ]
         for info in data_list:
             for key in ('img_path', 'seg_map_path'):
                 if key in info and not osp.isfile(info[key]):
@@ -105,16 +110,3 @@ class GlaSDataset(BaseSegDataset):
             for box in grid_boxes(*read_image_hw(info['img_path']),
                                   self.tile_size, self.tile_stride)
         ]
-
-    def _data_info(self, name: str) -> dict:
-        info = dict(
-            img_path=osp.join(self.data_prefix['img_path'],
-                              name + self.img_suffix),
-            label_map=self.label_map,
-            reduce_zero_label=self.reduce_zero_label,
-            seg_fields=[])
-        seg_dir = self.data_prefix.get('seg_map_path')
-        if seg_dir is not None:
-            info['seg_map_path'] = osp.join(seg_dir,
-                                            name + self.seg_map_suffix)
-        return info

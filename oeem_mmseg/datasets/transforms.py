@@ -8,7 +8,7 @@ from mmpretrain.registry import TRANSFORMS as PRETRAIN_TRANSFORMS
 from mmseg.registry import TRANSFORMS
 
 from ..utils.errors import OEEMInputError
-from ..utils.io import read_rgb
+from ..utils.io import check_mask_size, read_rgb
 
 # Decoded images kept per process by LoadGlaSPatch: a 775x522 GlaS image
 # gives 117 patches, and patches come image by image.
@@ -44,12 +44,9 @@ class CropTile(BaseTransform):
         img = results['img']
         height, width = img.shape[:2]
         for key in _seg_keys(results):
-            if results[key].shape[:2] != (height, width):
-                h, w = results[key].shape[:2]
-                raise OEEMInputError(
-                    f"{results.get('seg_map_path', key)}: mask size {w}x{h} "
-                    f"differs from image {results.get('img_path')} size "
-                    f'{width}x{height}')
+            check_mask_size(results.get('seg_map_path', key),
+                            results[key].shape, results.get('img_path'),
+                            (height, width))
         if y1 > height or x1 > width:
             raise OEEMInputError(
                 f"{results.get('img_path')}: tile {tuple(tile)} lies outside "

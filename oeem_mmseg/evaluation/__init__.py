@@ -1,3 +1,4 @@
-from .glas_metric import GlaSMetric
+from .functional import glands, object_statistics
+from .metrics import GlaSMetric, image_split
 
-__all__ = ['GlaSMetric']
+__all__ = ['GlaSMetric', 'glands', 'image_split', 'object_statistics']

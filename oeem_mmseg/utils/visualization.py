@@ -27,3 +27,24 @@ def heat_overlay(image: np.ndarray, values: np.ndarray,
         np.round(np.clip(values, 0, 1) * 255).astype(np.uint8),
         cv2.COLORMAP_JET)
     return blend(image, np.ascontiguousarray(heat[..., ::-1]), alpha)
+
+
+def cam_strip(image: np.ndarray, probs: np.ndarray, pseudo: np.ndarray,
+              gt: np.ndarray,
+              palette: Sequence[Sequence[int]]) -> np.ndarray:
+    """(H, 4W, 3) uint8 RGB: image | CAM | pseudo-mask overlay |
+    ground-truth overlay.
+
+    The CAM panel shows the class probabilities ``probs`` (C, H, W): with two
+    classes the probability of class 1 as a JET heat map, with more the
+    colour of the most probable class.
+    """
+    if len(probs) == 2:
+        cam = heat_overlay(image, probs[1])
+    else:
+        cam = label_overlay(image, probs.argmax(0), palette)
+    return np.concatenate([
+        image, cam,
+        label_overlay(image, pseudo, palette),
+        label_overlay(image, gt, palette)
+    ], axis=1)

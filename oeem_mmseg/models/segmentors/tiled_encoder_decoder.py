@@ -1,10 +1,11 @@
 """Batched sliding-window and tiled multi-scale + flip test-time inference.
 
-The paper's test protocol (REFERENCE.md, "Test protocol and metric"): the
-image is cut into 256x256 tiles (stride 192, edge tiles shifted inward); each
-tile is seen at 8 scales x horizontal flip = 16 views, each view by
-sliding-window inference (crop 320, stride 256); softmax probabilities are
-averaged over the views, then over overlapping tiles.
+The paper's test protocol (REFERENCE.md, "Test protocol and metric"; its
+values are the configs' ``aug_test_cfg``): the image is cut into 256x256
+tiles (stride 192, edge tiles shifted inward); each tile is seen at 8 scales x
+horizontal flip = 16 views, each view by sliding-window inference (crop 320,
+stride 256); softmax probabilities are averaged over the views, then over
+overlapping tiles.
 
 Every window of a view has the same size, and at one scale every view of
 every tile has the same size, so the windows are stacked and run
@@ -20,49 +21,25 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from torch import Tensor
 
-from oeem_mmseg.datasets.patch_grid import grid_boxes
-from oeem_mmseg.utils.errors import OEEMInputError
+from ...utils.errors import OEEMInputError
+from ...utils.grid import (Box, box_size, grid_boxes, overlap_mean,
+                           paste_windows, window_coverage)
 
 EncodeFn = Callable[[Tensor], Tensor]
-Box = Tuple[int, int, int, int]
 
 TEST_MODES = ('whole', 'slide', 'tile_aug')
-PAPER_SCALES = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+# Per mode: optional keys with their defaults, and required keys (the test
+# protocol's values live in the configs, e.g. ``aug_test_cfg``).
 _MODE_DEFAULTS: Dict[str, dict] = {
     'whole': {},
     'slide': dict(crop_size=None, stride=None, batch_size=16),
-    'tile_aug': dict(
-        tile_size=256,
-        tile_stride=192,
-        scales=PAPER_SCALES,
-        flip=True,
-        crop_size=(320, 320),
-        stride=(256, 256),
-        batch_size=16),
+    'tile_aug': dict(flip=True, batch_size=16),
 }
-
-
-def slide_windows(height: int, width: int, crop_size: Sequence[int],
-                  stride: Sequence[int]) -> List[Box]:
-    """Windows ``(y1, x1, y2, x2)`` of mmseg's sliding-window rule, row-major.
-
-    Along each axis the i-th window starts at ``i * stride``, ends at
-    ``min(start + crop, length)`` and is shifted inward to keep ``crop``
-    pixels where the image allows; every window has the size
-    ``(min(crop_h, height), min(crop_w, width))``.
-    """
-
-    def axis(length: int, crop: int, step: int) -> List[Tuple[int, int]]:
-        count = max(length - crop + step - 1, 0) // step + 1
-        spans = []
-        for index in range(count):
-            end = min(index * step + crop, length)
-            spans.append((max(end - crop, 0), end))
-        return spans
-
-    return [(y1, x1, y2, x2)
-            for y1, y2 in axis(height, crop_size[0], stride[0])
-            for x1, x2 in axis(width, crop_size[1], stride[1])]
+_MODE_REQUIRED: Dict[str, Tuple[str, ...]] = {
+    'whole': (),
+    'slide': (),
+    'tile_aug': ('tile_size', 'tile_stride', 'scales', 'crop_size', 'stride'),
+}
 
 
 def stream_slide_logits(encode_fn: EncodeFn, images: Iterable[Tensor],
@@ -75,7 +52,8 @@ def stream_slide_logits(encode_fn: EncodeFn, images: Iterable[Tensor],
         encode_fn: maps a normalized batch (B, 3, h, w) to logits
             (B, num_classes, h, w) at input size.
         images: tensors (3, H, W), all of the same size.
-        crop_size, stride: window size and step (h, w) in pixels.
+        crop_size, stride: window size and step (h, w) in pixels (mmseg's
+            rule, :func:`grid_boxes`).
         batch_size: windows per call of ``encode_fn``; windows of
             consecutive images share a batch.
 
@@ -92,8 +70,8 @@ def stream_slide_logits(encode_fn: EncodeFn, images: Iterable[Tensor],
 
     def run_batch() -> None:
         logits = encode_fn(torch.stack(crops))
-        for (entry, (y1, x1, y2, x2)), logit in zip(targets, logits):
-            entry[0][:, y1:y2, x1:x2] += logit
+        for (entry, box), logit in zip(targets, logits):
+            paste_windows(entry[0], logit[None], [box])
             entry[1] -= 1
         crops.clear()
         targets.clear()
@@ -104,15 +82,13 @@ def stream_slide_logits(encode_fn: EncodeFn, images: Iterable[Tensor],
 
     for image in images:
         if coverage is None:
-            windows = slide_windows(image.shape[1], image.shape[2], crop_size,
-                                    stride)
-            coverage = image.new_zeros((1, ) + tuple(image.shape[1:]))
-            for y1, x1, y2, x2 in windows:
-                coverage[:, y1:y2, x1:x2] += 1
-        elif image.shape[1:] != coverage.shape[1:]:
+            windows = grid_boxes(image.shape[1], image.shape[2], crop_size,
+                                 stride)
+            coverage = window_coverage(windows, image.shape[1:], image)
+        elif image.shape[1:] != coverage.shape:
             raise ValueError(
                 f'stream_slide_logits: image size {tuple(image.shape[1:])} '
-                f'differs from the first image {tuple(coverage.shape[1:])}')
+                f'differs from the first image {tuple(coverage.shape)}')
         entry = [image.new_zeros((num_classes, ) + tuple(image.shape[1:])),
                  len(windows)]
         open_maps.append(entry)
@@ -168,12 +144,12 @@ def _tile_views(inputs: Tensor, tiles: List[Box],
 def tile_aug_probs(encode_fn: EncodeFn,
                    inputs: Tensor,
                    num_classes: int,
-                   tile_size: int = 256,
-                   tile_stride: int = 192,
-                   scales: Sequence[float] = PAPER_SCALES,
+                   tile_size: int,
+                   tile_stride: int,
+                   scales: Sequence[float],
+                   crop_size: Sequence[int],
+                   stride: Sequence[int],
                    flip: bool = True,
-                   crop_size: Sequence[int] = (320, 320),
-                   stride: Sequence[int] = (256, 256),
                    batch_size: int = 16) -> Tensor:
     """Class probabilities of the paper's tiled multi-scale + flip protocol.
 
@@ -195,7 +171,7 @@ def tile_aug_probs(encode_fn: EncodeFn,
     """
     num_images, _, height, width = inputs.shape
     tiles = grid_boxes(height, width, tile_size, tile_stride)
-    tile_h, tile_w = tiles[0][2] - tiles[0][0], tiles[0][3] - tiles[0][1]
+    tile_h, tile_w = box_size(tiles[0])
     flips = (False, True) if flip else (False, )
     tile_probs = inputs.new_zeros(
         (num_images, len(tiles), num_classes, tile_h, tile_w))
@@ -215,13 +191,7 @@ def tile_aug_probs(encode_fn: EncodeFn,
                 align_corners=False)[0].softmax(dim=0)
             tile_probs[image, tile] += probs.flip(-1) if flipped else probs
     tile_probs /= len(scales) * len(flips)
-
-    probs = inputs.new_zeros((num_images, num_classes, height, width))
-    coverage = inputs.new_zeros((1, 1, height, width))
-    for tile, (y0, x0, y1, x1) in enumerate(tiles):
-        probs[:, :, y0:y1, x0:x1] += tile_probs[:, tile]
-        coverage[:, :, y0:y1, x0:x1] += 1
-    return probs / coverage
+    return overlap_mean(tile_probs.transpose(0, 1), tiles, (height, width))
 
 
 def checked_test_cfg(test_cfg: dict) -> dict:
@@ -236,14 +206,18 @@ def checked_test_cfg(test_cfg: dict) -> dict:
             f'model.test_cfg: unknown mode {mode!r}; expected one of '
             f'{", ".join(repr(m) for m in TEST_MODES)}')
     defaults = _MODE_DEFAULTS[mode]
-    unknown = sorted(set(test_cfg) - set(defaults) - {'mode'})
+    required = _MODE_REQUIRED[mode]
+    allowed = set(defaults) | set(required)
+    unknown = sorted(set(test_cfg) - allowed - {'mode'})
     if unknown:
         raise OEEMInputError(
             f'model.test_cfg: unknown keys {unknown} for mode {mode!r}; '
-            f'allowed: {sorted(defaults)}')
+            f'allowed: {sorted(allowed)}')
     cfg = {**defaults, **test_cfg, 'mode': mode}
 
     def positive_ints(key: str, length: int) -> None:
+        if key not in cfg:
+            return
         value = cfg[key]
         values = value if length > 1 else [value]
         if (not isinstance(values, (list, tuple)) or len(values) != length
@@ -262,11 +236,16 @@ def checked_test_cfg(test_cfg: dict) -> dict:
     if mode == 'tile_aug':
         positive_ints('tile_size', 1)
         positive_ints('tile_stride', 1)
-        scales = cfg['scales']
+        scales = cfg.get('scales', [1.0])
         if (not isinstance(scales, (list, tuple)) or not scales or not all(
                 isinstance(s, (int, float)) and s > 0 for s in scales)):
             raise OEEMInputError('model.test_cfg: scales must be a non-empty '
                                  f'list of positive numbers, got {scales!r}')
+    missing = [key for key in _MODE_REQUIRED[mode] if key not in cfg]
+    if missing:
+        raise OEEMInputError(
+            f'model.test_cfg: mode {mode!r} needs the keys {missing} (see '
+            'aug_test_cfg in configs/_base_)')
     return cfg
 
 

@@ -1,0 +1,4 @@
+from .gland_objects import (glands, hausdorff_distance, object_boxes,
+                            object_statistics)
+
+__all__ = ['glands', 'hausdorff_distance', 'object_boxes', 'object_statistics']

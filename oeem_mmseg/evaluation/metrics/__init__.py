@@ -1,0 +1,3 @@
+from .glas_metric import GlaSMetric, image_split
+
+__all__ = ['GlaSMetric', 'image_split']

@@ -1,0 +1,156 @@
+"""Window geometry: one sliding grid for patches, tiles, sliding windows and
+blocks, and one helper that pastes window maps onto a canvas and averages
+where they overlap.
+
+Boxes are ``(y0, x0, y1, x1)`` in pixels, ends excluded.
+"""
+from typing import List, Sequence, Tuple, Union
+
+from torch import Tensor
+
+Box = Tuple[int, int, int, int]
+SizePair = Union[int, Sequence[int]]
+
+
+def _pair(value: SizePair) -> Tuple[int, int]:
+    """``(h, w)`` of an int or a pair."""
+    if isinstance(value, int):
+        return value, value
+    height, width = value
+    return int(height), int(width)
+
+
+def grid_offsets(length: int, size: int, stride: int) -> List[int]:
+    """Window starts along one axis of ``length`` pixels.
+
+    ``range(0, length - size + 1, stride)``, then ``length - size`` appended
+    when the last window does not reach the end (the edge window is shifted
+    inward). A side not longer than ``size`` gives the single offset 0. For
+    size 112 / stride 56 this is REFERENCE.md's patch rule: 522 -> [0, 56, ...,
+    392, 410] (9 offsets), 775 -> [0, 56, ..., 616, 663] (13 offsets); it is
+    also mmseg's sliding-window rule (``slide_inference``).
+    """
+    if length <= size:
+        return [0]
+    offsets = list(range(0, length - size + 1, stride))
+    if offsets[-1] != length - size:
+        offsets.append(length - size)
+    return offsets
+
+
+def grid_boxes(height: int, width: int, size: SizePair,
+               stride: SizePair) -> List[Box]:
+    """Windows of the sliding grid over a ``height`` x ``width`` image,
+    row-major by top-left corner.
+
+    Args:
+        size: Window side, or ``(h, w)``.
+        stride: Step between windows, or ``(h, w)``.
+
+    Returns:
+        Boxes ``(y0, x0, y1, x1)``; all of one size, ``(min(size_h, height),
+        min(size_w, width))`` (a side shorter than the window gives one
+        window cut to it).
+    """
+    size_h, size_w = _pair(size)
+    stride_h, stride_w = _pair(stride)
+    return [(y, x, min(y + size_h, height), min(x + size_w, width))
+            for y in grid_offsets(height, size_h, stride_h)
+            for x in grid_offsets(width, size_w, stride_w)]
+
+
+def _block_spans(length: int, block_size: int,
+                 margin: int) -> List[Tuple[Tuple[int, int], Tuple[int, int]]]:
+    """Per axis: ``((start, end), (core_start, core_end))`` of the blocks of
+    :func:`block_boxes`."""
+    starts = grid_offsets(length, block_size, block_size - 2 * margin)
+    spans = []
+    for index, start in enumerate(starts):
+        core_start = spans[-1][1][1] if spans else 0
+        core_end = (length if index == len(starts) - 1 else
+                    start + block_size - margin)
+        spans.append(((start, min(start + block_size, length)),
+                      (core_start, core_end)))
+    return spans
+
+
+def block_boxes(height: int, width: int, block_size: int,
+                margin: int) -> List[Tuple[Box, Box]]:
+    """Cover an image with blocks of at most ``block_size`` pixels a side.
+
+    The blocks are the windows of :func:`grid_boxes` with stride
+    ``block_size - 2 * margin``. Returns ``(context, core)`` box pairs: the
+    cores tile the image without overlap, and each core lies inside its
+    context (the block) at least ``margin`` pixels away from every block
+    edge that is not an image edge, so that windows near a core's border
+    still see their surroundings.
+
+    Raises:
+        ValueError: ``block_size`` is not larger than ``2 * margin``.
+    """
+    if block_size - 2 * margin <= 0:
+        raise ValueError(f'block_size {block_size} must exceed twice the '
+                         f'margin {margin}')
+    return [((y0, x0, y1, x1), (cy0, cx0, cy1, cx1))
+            for (y0, y1), (cy0, cy1) in _block_spans(height, block_size,
+                                                     margin)
+            for (x0, x1), (cx0, cx1) in _block_spans(width, block_size,
+                                                     margin)]
+
+
+def paste_windows(canvas: Tensor, values: Tensor,
+                  boxes: Sequence[Box]) -> Tensor:
+    """Add window maps into a canvas, in place.
+
+    Args:
+        canvas: (..., H, W) sums.
+        values: (N, ..., h, w) one map per box, the leading ``...`` as the
+            canvas's.
+        boxes: N boxes, each of its map's size.
+
+    Returns:
+        The canvas.
+    """
+    for (y0, x0, y1, x1), value in zip(boxes, values):
+        canvas[..., y0:y1, x0:x1] += value
+    return canvas
+
+
+def window_coverage(boxes: Sequence[Box], shape: Tuple[int, int],
+                    like: Tensor) -> Tensor:
+    """Number of boxes covering each pixel, (H, W), dtype and device of
+    ``like``."""
+    coverage = like.new_zeros(tuple(shape))
+    for y0, x0, y1, x1 in boxes:
+        coverage[y0:y1, x0:x1] += 1
+    return coverage
+
+
+def overlap_mean(values: Tensor, boxes: Sequence[Box],
+                 shape: Tuple[int, int]) -> Tensor:
+    """Per-pixel mean of the window maps covering each pixel.
+
+    Args:
+        values: (N, ..., h, w) one map per box.
+        boxes: N boxes whose union covers the ``shape`` canvas.
+        shape: ``(H, W)`` of the canvas.
+
+    Returns:
+        (..., H, W) floating-point means.
+    """
+    if not values.is_floating_point():
+        values = values.float()
+    canvas = values.new_zeros(tuple(values.shape[1:-2]) + tuple(shape))
+    paste_windows(canvas, values, boxes)
+    return canvas / window_coverage(boxes, shape, values)
+
+
+def box_size(box: Box) -> Tuple[int, int]:
+    """``(h, w)`` of a box."""
+    return box[2] - box[0], box[3] - box[1]
+
+
+__all__ = [
+    'Box', 'block_boxes', 'box_size', 'grid_boxes', 'grid_offsets',
+    'overlap_mean', 'paste_windows', 'window_coverage'
+]
