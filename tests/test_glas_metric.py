@@ -2,6 +2,7 @@
 import math
 import os.path as osp
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -81,11 +82,16 @@ def test_object_metrics_and_splits_of_two_images():
     assert metrics['objF1'] == round(100 * 2 / 3, 2)
     assert metrics['objF1.testA'] == 100.0
     assert metrics['objF1.testB'] == 0.0
-    # A: Dice 3/4 both ways; B: objects on one side only -> 0
-    assert metrics['objDice'] == 37.5
+    # A: one predicted object (4 px) and one gland (4 px), Dice 3/4 both
+    # ways; B: one predicted pixel, no gland (Dice 0)
+    # pooled: predicted side (4 * 3/4 + 1 * 0) / 5, gland side 3/4
+    assert metrics['objDice'] == round(100 * (3 / 5 + 3 / 4) / 2, 2)
+    assert metrics['imgObjDice'] == 37.5  # per image: (3/4 + 0) / 2
     # A: Hausdorff 1; B: the 2 x 4 image diagonal
-    assert metrics['objHausdorff'] == round((1 + math.hypot(2, 4)) / 2, 2)
-    assert metrics['objHausdorff.testB'] == round(math.hypot(2, 4), 2)
+    diagonal = math.hypot(2, 4)
+    assert metrics['objHausdorff'] == round(((4 + diagonal) / 5 + 1) / 2, 2)
+    assert metrics['imgObjHausdorff'] == round((1 + diagonal) / 2, 2)
+    assert metrics['objHausdorff.testB'] == round(diagonal, 2)
     split_keys = {key for key in metrics if '.test' in key}
     assert {
         'mIoU.testA', 'IoU.gland.testB', 'objDice.testA',
@@ -101,7 +107,8 @@ def test_one_split_has_no_suffixed_keys():
     assert not [key for key in metrics if key.endswith('.testA')]
     assert set(metrics) == {
         'mIoU', 'IoU.non-gland', 'IoU.gland', 'Dice_from_mIoU', 'Dice.gland',
-        'imgDice.gland', 'objF1', 'objDice', 'objHausdorff'
+        'imgDice.gland', 'objF1', 'objDice', 'objHausdorff', 'imgObjDice',
+        'imgObjHausdorff'
     }
 
 
@@ -201,8 +208,9 @@ def test_nearest_object_search_matches_brute_force():
 def test_empty_images():
     empty = np.zeros((4, 6), np.uint8)
     blob = square((4, 6), 1, 1, 2)
-    assert objects(empty, empty) == dict(
-        tp=0, fp=0, fn=0, dice=1.0, hausdorff=0.0)
+    stats = objects(empty, empty)
+    assert {k: stats[k] for k in ('tp', 'fp', 'fn', 'dice', 'hausdorff')
+            } == dict(tp=0, fp=0, fn=0, dice=1.0, hausdorff=0.0)
     missed = objects(empty, blob)
     assert (missed['fn'], missed['dice']) == (1, 0.0)
     assert missed['hausdorff'] == pytest.approx(math.hypot(4, 6))
@@ -235,3 +243,89 @@ def test_real_glas_masks():
     assert 50 < eroded['mIoU'] < 100
     assert eroded['objHausdorff'] > 0
     assert 'mIoU.testA' in eroded and 'mIoU.other' in eroded
+
+
+def instance_sample(pred, gt_instances, img_path, tmp_path):
+    """A model output whose ground-truth glands are an instance map file
+    (16-bit PNG, as the GlaS converter writes them)."""
+    path = str(tmp_path / (osp.splitext(osp.basename(img_path))[0] +
+                           '_instances.png'))
+    cv2.imwrite(path, np.asarray(gt_instances, np.uint16))
+    return dict(sample(pred, (np.asarray(gt_instances) > 0).astype(np.uint8),
+                       img_path), instance_path=path)
+
+
+def test_touching_annotated_glands_are_two_objects(tmp_path):
+    # two 4x4 glands side by side, touching; the prediction is their union
+    instances = np.zeros((6, 10), np.uint16)
+    instances[1:5, 1:5] = 1
+    instances[1:5, 5:9] = 2
+    pred = (instances > 0).astype(np.uint8)
+    annotated = evaluate([instance_sample(pred, instances, 'testA_1.bmp',
+                                          tmp_path)])
+    # one object (32 px) matches gland 1 fully: TP 1, FP 0, FN 1
+    assert annotated['objF1'] == round(100 * 2 / 3, 2)
+    # Dice 2 * 16 / (32 + 16) = 2/3 for the object and for each gland
+    assert annotated['objDice'] == round(100 * 2 / 3, 2)
+    # the object's farthest pixel is 4 columns away from either gland
+    assert annotated['objHausdorff'] == 4.0
+    # the binary mask alone: the union is one gland, found perfectly
+    components = evaluate([sample(pred, pred, 'testA_1.bmp')])
+    assert (components['objF1'], components['objDice'],
+            components['objHausdorff']) == (100.0, 100.0, 0.0)
+
+
+def test_instance_ids_need_not_be_consecutive(tmp_path):
+    instances = np.zeros((6, 10), np.uint16)
+    instances[1:5, 1:5] = 7
+    instances[1:5, 5:9] = 300
+    metrics = evaluate([instance_sample(instances > 0, instances,
+                                        'testA_1.bmp', tmp_path)])
+    assert metrics['objF1'] == round(100 * 2 / 3, 2)
+
+
+def test_gland_split_in_two_by_the_prediction():
+    gt = np.zeros((6, 10), np.uint8)
+    gt[1:5, 1:9] = 1  # one gland, 32 px
+    pred = gt.copy()
+    pred[:, 5] = 0  # two objects: cols 1-4 (16 px) and 6-8 (12 px)
+    stats = objects(pred, gt)
+    # neither covers more than half of the gland
+    assert (stats['tp'], stats['fp'], stats['fn']) == (0, 2, 1)
+    dice_left, dice_right = 2 * 16 / (16 + 32), 2 * 12 / (12 + 32)
+    pred_side = (16 * dice_left + 12 * dice_right) / 28
+    gland_side = dice_left  # the gland's partner is the larger object
+    assert stats['dice'] == pytest.approx((pred_side + gland_side) / 2)
+    # left object: farthest gland pixel 4 columns away (col 8 from col 4);
+    # right object: 5 columns (col 1 from col 6); gland vs left: 4
+    assert stats['hausdorff'] == pytest.approx(
+        ((16 * 4 + 12 * 5) / 28 + 4) / 2)
+
+
+def test_missed_gland_false_gland_and_empty_prediction():
+    gt = square((10, 10), 1, 1, 3)
+    missed = evaluate([sample(np.zeros_like(gt), gt, 'testA_1.bmp')])
+    assert (missed['objF1'], missed['objDice']) == (0.0, 0.0)
+    assert missed['objHausdorff'] == round(math.hypot(10, 10), 2)
+    false = square((10, 10), 6, 6, 2)
+    both = evaluate([sample(gt | false, gt, 'testA_1.bmp')])
+    # TP 1, FP 1: F1 2/3; the false gland (4 px) has Dice 0 and Hausdorff
+    # to the gland from the gland's (1, 1) to its (6, 6): sqrt(50)
+    assert both['objF1'] == round(100 * 2 / 3, 2)
+    assert both['objDice'] == round(100 * ((9 + 0) / 13 + 1) / 2, 2)
+    assert both['objHausdorff'] == round(4 * math.sqrt(50) / 13 / 2, 2)
+
+
+def test_pooled_and_per_image_object_scores_differ_with_gland_sizes():
+    big = square((20, 20), 2, 2, 10)  # 100 px, found exactly
+    small = square((20, 20), 5, 5, 2)  # 4 px, missed
+    metrics = evaluate([
+        sample(big, big, 'testA_1.bmp'),
+        sample(np.zeros_like(small), small, 'testA_2.bmp')
+    ])
+    # pooled: glands (100 * 1 + 4 * 0) / 104, predicted objects 100 / 100
+    assert metrics['objDice'] == round(100 * (100 / 104 + 1) / 2, 2)
+    assert metrics['imgObjDice'] == 50.0
+    diagonal = math.hypot(20, 20)
+    assert metrics['objHausdorff'] == round(4 * diagonal / 104 / 2, 2)
+    assert metrics['imgObjHausdorff'] == round(diagonal / 2, 2)

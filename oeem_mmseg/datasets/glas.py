@@ -47,7 +47,10 @@ class GlaSDataset(BaseSegDataset):
     reads a prepared folder; ``data_prefix=dict(img_path='images',
     seg_map_path='pseudo_masks')`` trains on pseudo-masks instead (prefixes
     are relative to ``data_root`` unless absolute). Every file listed in
-    ``ann_file`` must exist.
+    ``ann_file`` must exist. With ``data_prefix['instance_path']`` (e.g.
+    ``'instances'``), an image whose ground-truth instance map exists there
+    gets ``instance_path`` in its data info (``GlaSMetric`` then counts the
+    annotated glands; pack it with ``PackSegInputs(meta_keys=...)``).
 
     Args:
         tile_size (int, optional): When set, each image is listed once per
@@ -97,12 +100,18 @@ class GlaSDataset(BaseSegDataset):
             info for info in super().load_data_list()
             if info['img_path'] != blank
         ]
+        instance_dir = self.data_prefix.get('instance_path')
         for info in data_list:
             for key in ('img_path', 'seg_map_path'):
                 if key in info and not osp.isfile(info[key]):
                     raise OEEMInputError(
                         f'{info[key]}: file not found (listed in '
                         f'{self.ann_file})')
+            if instance_dir:
+                name = osp.basename(info['img_path'])[:-len(self.img_suffix)]
+                path = osp.join(instance_dir, name + self.seg_map_suffix)
+                if osp.isfile(path):
+                    info['instance_path'] = path
         if self.tile_size is None:
             return data_list
         return [

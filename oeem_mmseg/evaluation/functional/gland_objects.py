@@ -1,7 +1,7 @@
 """GlaS object-level statistics of one image (Sirinukunwattana et al.,
 MedIA 2017): glands as connected components, object F1 counts, object Dice
 and object Hausdorff."""
-from typing import Dict, Tuple
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 from scipy import ndimage
@@ -107,47 +107,49 @@ def _nearest_object_distance(instances: np.ndarray, object_id: int,
     return best
 
 
-def _object_dice_and_hausdorff(
-        overlap: np.ndarray, instances: np.ndarray,
-        other_instances: np.ndarray) -> Tuple[float, float]:
-    """One half of the object Dice and object Hausdorff sums.
+def _matched_sums(overlap: np.ndarray, instances: np.ndarray,
+                  other_instances: np.ndarray) -> Tuple[float, float, float]:
+    """One side of the object Dice and object Hausdorff, as area-weighted
+    sums.
 
-    For every object of ``instances`` (rows of ``overlap``), weighted by its
-    share of the total object area: the Dice and Hausdorff distance with the
-    object of ``other_instances`` (columns) it overlaps most; with none, Dice
-    0 and the distance to the nearest object.
+    For every object of ``instances`` (rows of ``overlap``): the Dice and
+    Hausdorff distance with the object of ``other_instances`` (columns) it
+    overlaps most; with none, Dice 0 and the distance to the nearest object.
 
     Args:
-        overlap (np.ndarray): Pixel counts (n + 1, m + 1) of each pair of
-            labels, row/column 0 the background.
+        overlap: Pixel counts (n + 1, m + 1) of each pair of labels, row and
+            column 0 the background; m >= 1.
+
+    Returns:
+        ``(sum |O|, sum |O| Dice(O), sum |O| H(O))`` over the objects O.
     """
     areas = overlap[1:].sum(axis=1)
     other_areas = overlap[:, 1:].sum(axis=0)
-    shares = areas / areas.sum()
     pair_overlap = overlap[1:, 1:]
     partners = pair_overlap.argmax(axis=1)
     boxes = object_boxes(instances)
     other_boxes = object_boxes(other_instances)
     dice = 0.0
     hausdorff = 0.0
-    for index, (partner, share) in enumerate(zip(partners, shares)):
+    for index, (partner, area) in enumerate(zip(partners, areas)):
         common = pair_overlap[index, partner]
         if common > 0:
-            dice += share * 2 * common / (areas[index] + other_areas[partner])
-            hausdorff += share * hausdorff_distance(
+            dice += area * 2 * common / (area + other_areas[partner])
+            hausdorff += area * hausdorff_distance(
                 instances, index + 1, boxes[index], other_instances,
                 partner + 1, other_boxes[partner])
         else:
-            hausdorff += share * _nearest_object_distance(
+            hausdorff += area * _nearest_object_distance(
                 instances, index + 1, boxes[index], other_instances,
                 other_boxes)
-    return dice, hausdorff
+    return float(areas.sum()), float(dice), float(hausdorff)
 
 
 def object_statistics(pred_instances: np.ndarray, num_pred: int,
                       gt_instances: np.ndarray,
                       num_gt: int) -> Dict[str, float]:
-    """GlaS object-level statistics of one image.
+    """GlaS object-level statistics of one image (Sirinukunwattana et al.,
+    MedIA 2017).
 
     Args:
         pred_instances (np.ndarray): Segmented objects (H, W), 0 background,
@@ -160,22 +162,33 @@ def object_statistics(pred_instances: np.ndarray, num_pred: int,
     Returns:
         dict: ``tp``, ``fp``, ``fn`` (object counts for the F1 score: a
         segmented object is a true positive when it covers more than 50 % of
-        the area of the ground-truth gland it overlaps most, as in the
-        official code, so a gland is matched at most once), ``dice`` (object
-        Dice, 0-1) and ``hausdorff`` (object Hausdorff, pixels). With no
-        object on either side Dice is 1 and Hausdorff 0; with objects on one
-        side only Dice is 0 and Hausdorff the image diagonal (the largest
-        distance in the image; the official code is undefined there).
+        the area of the ground-truth gland it overlaps most, as the
+        challenge's evaluation code tests it, so a gland is matched at most
+        once);
+        ``dice`` (object Dice, 0-1) and ``hausdorff`` (object Hausdorff,
+        pixels) of this image alone, each object weighted by its share of
+        the image's object area; and the area-weighted sums that pool them
+        over images (:func:`pooled_object_scores`): ``pred_obj_area``,
+        ``gt_obj_area`` (object pixels), ``pred_obj_dice``, ``gt_obj_dice``
+        (``sum |O| Dice(O)``), ``pred_obj_hausdorff``, ``gt_obj_hausdorff``
+        (``sum |O| H(O)``). An object with no object on the other side has
+        Dice 0 and Hausdorff the image diagonal (the largest distance in the
+        image); with no object on either side the image's Dice is 1 and its
+        Hausdorff 0.
     """
+    diagonal = float(np.hypot(*gt_instances.shape))
     if num_pred == 0 or num_gt == 0:
+        pred_area = float(np.count_nonzero(pred_instances))
+        gt_area = float(np.count_nonzero(gt_instances))
         both_empty = num_pred == num_gt
         return dict(
-            tp=0,
-            fp=num_pred,
-            fn=num_gt,
+            tp=0, fp=num_pred, fn=num_gt,
             dice=float(both_empty),
-            hausdorff=0.0 if both_empty else float(
-                np.hypot(*pred_instances.shape)))
+            hausdorff=0.0 if both_empty else diagonal,
+            pred_obj_area=pred_area, gt_obj_area=gt_area,
+            pred_obj_dice=0.0, gt_obj_dice=0.0,
+            pred_obj_hausdorff=pred_area * diagonal,
+            gt_obj_hausdorff=gt_area * diagonal)
     overlap = np.bincount(
         (pred_instances.astype(np.int64) * (num_gt + 1) +
          gt_instances).ravel(),
@@ -186,13 +199,41 @@ def object_statistics(pred_instances: np.ndarray, num_pred: int,
     best_gt = pred_overlap.argmax(axis=1)
     covered = pred_overlap[np.arange(num_pred), best_gt] / gt_areas[best_gt]
     tp = int((covered > 0.5).sum())
-    pred_dice, pred_hausdorff = _object_dice_and_hausdorff(
+    pred_area, pred_dice, pred_hausdorff = _matched_sums(
         overlap, pred_instances, gt_instances)
-    gt_dice, gt_hausdorff = _object_dice_and_hausdorff(overlap.T, gt_instances,
-                                                       pred_instances)
+    gt_area, gt_dice, gt_hausdorff = _matched_sums(overlap.T, gt_instances,
+                                                   pred_instances)
     return dict(
         tp=tp,
         fp=num_pred - tp,
         fn=num_gt - tp,
-        dice=float(pred_dice + gt_dice) / 2,
-        hausdorff=float(pred_hausdorff + gt_hausdorff) / 2)
+        dice=(pred_dice / pred_area + gt_dice / gt_area) / 2,
+        hausdorff=(pred_hausdorff / pred_area + gt_hausdorff / gt_area) / 2,
+        pred_obj_area=pred_area, gt_obj_area=gt_area,
+        pred_obj_dice=pred_dice, gt_obj_dice=gt_dice,
+        pred_obj_hausdorff=pred_hausdorff, gt_obj_hausdorff=gt_hausdorff)
+
+
+def pooled_object_scores(results: Sequence[dict]) -> Tuple[float, float]:
+    """Object Dice and object Hausdorff of a test part as the challenge
+    defines them: every object weighted by its area among all the objects
+    of its side in all the images (gamma_i = |G_i| / sum |G|,
+    sigma_j = |S_j| / sum |S|).
+
+    Args:
+        results: :func:`object_statistics` of every image of the part.
+
+    Returns:
+        ``(dice, hausdorff)``: 1 and 0 when no image has an object; a side
+        without any object leaves the other side's term alone.
+    """
+    def total(side: str, key: str) -> float:
+        return sum(result[f'{side}_obj_{key}'] for result in results)
+
+    sides = [side for side in ('pred', 'gt') if total(side, 'area') > 0]
+    if not sides:
+        return 1.0, 0.0
+    dice = np.mean([total(s, 'dice') / total(s, 'area') for s in sides])
+    hausdorff = np.mean(
+        [total(s, 'hausdorff') / total(s, 'area') for s in sides])
+    return float(dice), float(hausdorff)

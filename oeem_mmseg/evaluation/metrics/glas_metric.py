@@ -8,7 +8,7 @@ static functions that other evaluations (pseudo-masks) call directly.
 """
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
@@ -17,7 +17,9 @@ from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
 from ...datasets.glas import GlaSDataset
-from ..functional import glands, object_statistics
+from ...utils.errors import OEEMInputError
+from ...utils.io import read_label
+from ..functional import glands, object_statistics, pooled_object_scores
 
 SPLIT_PREFIXES = ('testA', 'testB')
 OTHER_SPLIT = 'other'
@@ -33,6 +35,27 @@ def image_split(img_path: str) -> str:
     return OTHER_SPLIT
 
 
+def read_instances(path: str, shape: Sequence[int]) -> np.ndarray:
+    """A ground-truth instance map (H, W) of ``shape``: 0 background, k > 0
+    gland k."""
+    instances = read_label(path)
+    if instances.shape != tuple(shape):
+        raise OEEMInputError(
+            f'{path}: instance map size {instances.shape[1]}x'
+            f'{instances.shape[0]} differs from the mask size {shape[1]}x'
+            f'{shape[0]}')
+    return instances
+
+
+def relabel_instances(instances: np.ndarray) -> Tuple[np.ndarray, int]:
+    """Instance ids made consecutive: ``(map, n)`` with ids 1..n."""
+    ids, consecutive = np.unique(instances, return_inverse=True)
+    consecutive = consecutive.reshape(instances.shape)
+    if ids[0] != 0:
+        consecutive += 1
+    return consecutive.astype(np.int32), int(np.count_nonzero(ids))
+
+
 def ratio(numerator: float, denominator: float) -> float:
     """``numerator / denominator`` for a ratio of counts such as IoU, Dice
     or F1; 1 when the denominator is 0 (nothing to find, nothing found)."""
@@ -45,8 +68,13 @@ class GlaSMetric(BaseMetric):
 
     Classes: 0 non-gland, 1 gland; ``ignore_index`` pixels of the ground
     truth are left out of the pixel counts and count as background for the
-    objects. Glands are the 8-connected components of the binary prediction
-    and of the binary ground truth.
+    objects. Predicted glands are the 8-connected components of the
+    predicted gland class. Ground-truth glands are the annotated instances
+    when the data sample carries ``instance_path`` (an instance map written
+    by ``tools/dataset_converters/glas.py`` from the official release: 0
+    background, k = gland k), else the 8-connected components of the
+    ground-truth mask (then two touching glands count as one); the log says
+    which was used.
 
     Keys of the returned dict (pixel values in percent, distances in pixels,
     all rounded to 2 decimals):
@@ -54,22 +82,27 @@ class GlaSMetric(BaseMetric):
     - ``mIoU``: mean over the two classes of the IoU accumulated over all
       pixels of all images (the paper's metric); ``IoU.non-gland``,
       ``IoU.gland``: the two IoUs;
-    - ``Dice_from_mIoU``: ``2 m / (1 + m)`` for ``m = mIoU`` (the paper's
-      "Dice" column, not a measured Dice);
+    - ``Dice_from_mIoU``: ``2 m / (1 + m)`` for ``m = mIoU`` (what the
+      paper's "Dice" column is, not a measured Dice);
     - ``Dice.gland``: pixel Dice (= pixel F1) of the gland class accumulated
       over all pixels; ``imgDice.gland``: the mean over images of each
       image's gland pixel Dice (1 for an image where neither prediction nor
       ground truth has gland; likewise an IoU whose union is empty is 1);
     - ``objF1``, ``objDice``, ``objHausdorff`` (only when
-      ``object_metrics``): the GlaS challenge metrics; F1 from the true and
-      false positives and false negatives summed over the images, object
-      Dice and Hausdorff averaged over the images (see
-      :func:`object_statistics`).
+      ``object_metrics``): the GlaS challenge metrics as the challenge
+      defines them (Sirinukunwattana et al., MedIA 2017) and published
+      results report them: F1 from the true and false positives and false
+      negatives summed over the images; object Dice and object Hausdorff
+      with every object weighted by its area among all objects of all images
+      of the part (:func:`pooled_object_scores`);
+      ``imgObjDice``, ``imgObjHausdorff``: the per-image object Dice and
+      Hausdorff averaged over the images (not the challenge's definition).
 
     Images named ``testA*`` / ``testB*`` form the splits ``testA`` /
     ``testB``, any other name the split ``other``. When the images span more
     than one split, every key is also reported per split with the suffix
-    ``.<split>`` (e.g. ``mIoU.testA``, ``objF1.testB``).
+    ``.<split>`` (e.g. ``mIoU.testA``, ``objF1.testB``), the pooled object
+    scores pooled within the split.
 
     Args:
         ignore_index (int): Ground-truth value left out. Defaults to 255.
@@ -95,15 +128,20 @@ class GlaSMetric(BaseMetric):
         Args:
             data_batch (dict): A batch of data from the dataloader (unused).
             data_samples (Sequence[dict]): Model outputs, each with
-                ``pred_sem_seg.data`` and ``gt_sem_seg.data`` (1, H, W) and
-                ``img_path``.
+                ``pred_sem_seg.data`` and ``gt_sem_seg.data`` (1, H, W),
+                ``img_path`` and optionally ``instance_path``.
         """
         for data_sample in data_samples:
             pred = data_sample['pred_sem_seg']['data'].squeeze().cpu().numpy()
             gt = data_sample['gt_sem_seg']['data'].squeeze().cpu().numpy()
+            instances = None
+            if self.object_metrics and data_sample.get('instance_path'):
+                instances = read_instances(data_sample['instance_path'],
+                                           gt.shape)
             self.results.append(
                 self.image_statistics(pred, gt,
-                                      image_split(data_sample['img_path'])))
+                                      image_split(data_sample['img_path']),
+                                      instances))
 
     @staticmethod
     def intersect_and_union(pred: np.ndarray, gt: np.ndarray,
@@ -162,14 +200,19 @@ class GlaSMetric(BaseMetric):
     @staticmethod
     def object_summary(results: Sequence[dict]) -> Dict[str, float]:
         """GlaS object metrics of the per-image :func:`object_statistics`:
-        ``objF1`` (from the summed counts) and ``objDice`` (fractions),
-        ``objHausdorff`` (pixels), both averaged over the images."""
+        ``objF1`` (from the summed counts), ``objDice`` (fraction) and
+        ``objHausdorff`` (pixels) pooled over the images as the challenge
+        defines them, ``imgObjDice`` and ``imgObjHausdorff`` their per-image
+        values averaged over the images."""
         tp, fp, fn = (sum(result[key] for result in results)
                       for key in ('tp', 'fp', 'fn'))
+        dice, hausdorff = pooled_object_scores(results)
         return OrderedDict(
             objF1=ratio(2 * tp, 2 * tp + fp + fn),
-            objDice=float(np.mean([result['dice'] for result in results])),
-            objHausdorff=float(
+            objDice=dice,
+            objHausdorff=hausdorff,
+            imgObjDice=float(np.mean([result['dice'] for result in results])),
+            imgObjHausdorff=float(
                 np.mean([result['hausdorff'] for result in results])))
 
     @property
@@ -177,8 +220,11 @@ class GlaSMetric(BaseMetric):
         """Class names from ``dataset_meta`` (GlaS's when there is none)."""
         return (self.dataset_meta or GlaSDataset.METAINFO)['classes']
 
-    def image_statistics(self, pred: np.ndarray, gt: np.ndarray,
-                         split: str) -> dict:
+    def image_statistics(self,
+                         pred: np.ndarray,
+                         gt: np.ndarray,
+                         split: str,
+                         gt_instances: Optional[np.ndarray] = None) -> dict:
         """Pixel (and object) statistics of one image.
 
         Args:
@@ -186,11 +232,15 @@ class GlaSMetric(BaseMetric):
             gt (np.ndarray): Ground-truth classes (H, W), may hold
                 ``ignore_index``.
             split (str): The image's split.
+            gt_instances (np.ndarray, optional): Annotated glands (H, W), 0
+                background, k > 0 gland k; None: the connected components of
+                ``gt == 1``.
 
         Returns:
             dict: ``split``; the counts of :meth:`intersect_and_union`; with
             object metrics also the keys of :func:`object_statistics`
-            (glands: class 1).
+            (glands: class 1) and ``instances`` (whether annotated instances
+            were used).
         """
         statistics = dict(
             split=split,
@@ -198,9 +248,14 @@ class GlaSMetric(BaseMetric):
                                        self.ignore_index))
         if self.object_metrics:
             valid = gt != self.ignore_index
+            if gt_instances is None:
+                gt_objects = glands((gt == 1) & valid)
+            else:
+                gt_objects = relabel_instances(np.where(valid, gt_instances,
+                                                        0))
             statistics.update(
-                object_statistics(*glands((pred == 1) & valid),
-                                  *glands((gt == 1) & valid)))
+                object_statistics(*glands((pred == 1) & valid), *gt_objects),
+                instances=gt_instances is not None)
         return statistics
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
@@ -214,6 +269,12 @@ class GlaSMetric(BaseMetric):
             dict[str, float]: The metrics, keys as in the class docstring.
         """
         logger: MMLogger = MMLogger.get_current_instance()
+        if self.object_metrics:
+            annotated = sum(result['instances'] for result in results)
+            print_log(
+                f'GlaS object metrics: ground-truth glands from instance maps '
+                f'in {annotated} images, from connected components of the '
+                f'mask in {len(results) - annotated}', logger)
         splits = sorted({result['split'] for result in results})
         table_rows = OrderedDict(all=self._summarize(results))
         metrics = dict(table_rows['all'])
@@ -245,4 +306,6 @@ class GlaSMetric(BaseMetric):
             metrics['objF1'] = round(100 * objects['objF1'], 2)
             metrics['objDice'] = round(100 * objects['objDice'], 2)
             metrics['objHausdorff'] = round(objects['objHausdorff'], 2)
+            metrics['imgObjDice'] = round(100 * objects['imgObjDice'], 2)
+            metrics['imgObjHausdorff'] = round(objects['imgObjHausdorff'], 2)
         return metrics
