@@ -120,8 +120,8 @@ def check_state_dict(path: str, state_dict: StateDict,
     common = model_state_dict.keys() & state_dict.keys()
     if not common:
         raise OEEMInputError(
-            f'{path}: shares no key with {model_name} (not a checkpoint of '
-            f'it?): none of its {len(state_dict)} keys '
+            f'{path}: not a checkpoint of {model_name}, it shares no key '
+            f'with {model_name}: none of its {len(state_dict)} keys '
             f'({_examples(state_dict)}) is a model key '
             f'({_examples(model_state_dict)})')
     mismatched = sorted(

@@ -321,8 +321,7 @@ class ResNet38(BaseModule):
         """
         state_dict, _ = read_state_dict(
             path, 'backbone.' if prefix is None else prefix)
-        check_state_dict(path, state_dict, self.state_dict(),
-                         f'ResNet-38 of width_mult {self.width_mult}')
+        check_state_dict(path, state_dict, self.state_dict(), 'ResNet-38')
         result = self.load_state_dict(state_dict, strict=False)
         # The MXNet conversion has no BN batch counters; they are unused.
         missing = [k for k in result.missing_keys
