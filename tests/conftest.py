@@ -17,7 +17,8 @@ Fixtures:
 - ``glas_official_src``: ``make_glas_source(tmp_path / 'glas_src')``.
 - ``glas_subset_src``: a subset-layout source (6 train, 2 testA, 0 testB).
 - ``glas_prepared``: a prepared project folder (``prepare_glas`` of
-  ``glas_official_src`` with val_fraction 0.2 and seed 0): ``images/``,
+  tools/dataset_converters/glas.py on ``glas_official_src`` with
+  val_fraction 0.2 and seed 0): ``images/``,
   ``masks/`` (0/1), ``splits/{train,val,testA,testB,test}.txt``: train 7,
   val 3 (patient 3: train_2, train_6, train_10), testA 2, testB 2.
 - ``glas_gland_masks``: ``{name: (H, W) uint8 0/1}`` of the glands drawn
@@ -26,6 +27,7 @@ Fixtures:
 All fixtures are function-scoped: tests may modify the folders.
 """
 import os.path as osp
+import sys
 from pathlib import Path
 from typing import Dict, Tuple
 
@@ -33,6 +35,9 @@ import cv2
 import numpy as np
 import pytest
 
+DATASET_CONVERTERS = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
+    'dataset_converters')
 STROMA_RGB = (228, 170, 214)
 EPITHELIUM_RGB = (120, 60, 150)
 LUMEN_RGB = (246, 236, 246)
@@ -148,7 +153,9 @@ def glas_gland_masks(glas_official_src) -> Dict[str, np.ndarray]:
 
 @pytest.fixture
 def glas_prepared(glas_official_src, tmp_path) -> str:
-    from oeem_mmseg.datasets.prepare_glas import prepare_glas
+    if DATASET_CONVERTERS not in sys.path:
+        sys.path.insert(0, DATASET_CONVERTERS)
+    from glas import prepare_glas
     out = osp.join(str(tmp_path), 'glas')
     prepare_glas(glas_official_src, out, val_fraction=0.2, seed=0)
     return out

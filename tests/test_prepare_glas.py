@@ -1,7 +1,7 @@
 """GlaS preparation: source layouts, mask rules, splits, resume, errors."""
-import importlib.util
 import os
 import os.path as osp
+import sys
 from pathlib import Path
 
 import cv2
@@ -10,14 +10,14 @@ import pytest
 from PIL import Image
 
 from oeem_mmseg.datasets.glas import GLAS_PALETTE, read_split
-from oeem_mmseg.datasets.prepare_glas import (binarize_glas_mask,
-                                              hold_out_validation,
-                                              natural_key, prepare_glas,
-                                              read_grade_csv)
 from oeem_mmseg.utils.errors import OEEMInputError
 
 GLAS_SUBSET = '/work/shared/data/glas_subset'
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / 'tools' / 'dataset_converters'))
+import glas as glas_tool  # noqa: E402
+from glas import (binarize_glas_mask, hold_out_validation,  # noqa: E402
+                  natural_key, prepare_glas, read_grade_csv)
 
 
 def read_indices(path) -> np.ndarray:
@@ -273,16 +273,8 @@ def test_wrong_source_folders(tmp_path):
         prepare_glas(str(empty), str(tmp_path / 'out'))
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'prepare_glas_tool', REPO / 'tools' / 'prepare_glas.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_tool(glas_official_src, tmp_path, capsys):
-    tool = load_tool()
+    tool = glas_tool
     out = str(tmp_path / 'out')
     tool.main([glas_official_src, out, '--val-fraction', '0', '--seed', '1'])
     printed = capsys.readouterr().out

@@ -1,8 +1,8 @@
 """ResNet-38 backbone, its checkpoint loading, the MXNet weight converter."""
-import importlib.util
 import logging
 import os.path as osp
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -15,10 +15,12 @@ from mmseg.registry import MODELS
 
 from oeem_mmseg.models.backbones.resnet38 import ResNet38
 from oeem_mmseg.utils.errors import OEEMInputError
-from oeem_mmseg.utils.mxnet_params import (convert_mxnet_resnet38,
-                                           read_mxnet_params, res38d_key)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools', 'model_converters'))
+import resnet38_mxnet  # noqa: E402
+from resnet38_mxnet import (convert_mxnet_resnet38,  # noqa: E402
+                            read_mxnet_params, res38d_key)
 SMALL = 1 / 16  # channels 4, 8, 16, 32, 64, 128, 256
 
 
@@ -395,13 +397,8 @@ def release_file(tmp_path_factory) -> str:
 
 
 def _run_tool(argv):
-    spec = importlib.util.spec_from_file_location(
-        'convert_resnet38_mxnet',
-        osp.join(REPO, 'tools', 'convert_resnet38_mxnet.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
     try:
-        return tool.main(argv)
+        return resnet38_mxnet.main(argv)
     except SystemExit as exit_info:
         return exit_info.code
 

@@ -25,7 +25,7 @@ for loader in train_dataloader val_dataloader test_dataloader; do
 done
 
 echo "== 1/5 prepare $SRC -> $DATA ($(date +%T))"
-"$PY" tools/prepare_glas.py "$SRC" "$DATA"
+"$PY" tools/dataset_converters/glas.py "$SRC" "$DATA"
 echo "== 2/5 classification ($CLS) ($(date +%T))"
 "$PY" tools/train.py "$CLS" --work-dir "$WORK/cls" --resume "${amp[@]}" \
   --cfg-options "${data_root[@]}" ${CLS_OPTIONS:-}

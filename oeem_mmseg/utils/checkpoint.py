@@ -1,4 +1,4 @@
-"""Local checkpoint loading for torch >= 2.6.
+"""Checkpoint reading: one reader, one compatibility check, and torch >= 2.6.
 
 torch 2.6 made ``torch.load(weights_only=True)`` the default, and mmengine
 0.10.7 loads its own checkpoints (which hold its ``HistoryBuffer``s, numpy
@@ -7,14 +7,24 @@ scalars, config dicts in ``meta`` and ``message_hub``) with a bare
 fail. Importing :mod:`oeem_mmseg` replaces mmengine's loader for local paths
 with :func:`load_local_checkpoint`, so every config of this repository (they
 all import the package) works without an environment variable.
+
+:func:`read_state_dict` reads any checkpoint file (local, or remote through
+mmengine's :class:`CheckpointLoader`) into a state dict, and
+:func:`check_state_dict` compares it with a model's; :func:`load_model_weights`
+(whole models, strict) and ``ResNet38.load_pretrained`` (a backbone,
+partial) both use them.
 """
 import os.path as osp
 import pickle
-import re
-from typing import Any, Optional
+from collections import OrderedDict
+from typing import Any, Dict, Iterable, Optional, Tuple
 
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from .errors import OEEMInputError
+
+StateDict = Dict[str, torch.Tensor]
 
 
 @CheckpointLoader.register_scheme(prefixes='', force=True)
@@ -31,11 +41,100 @@ def load_local_checkpoint(filename: str, map_location: Optional[Any] = None):
     return torch.load(filename, map_location=map_location, weights_only=False)
 
 
+def read_state_dict(path: str,
+                    prefix: Optional[str] = None) -> Tuple[StateDict, dict]:
+    """The tensors of the checkpoint file ``path`` (on the CPU) and its meta.
 
-def _examples(keys, limit: int = 3) -> str:
+    Accepts a plain state dict, one nested under ``'state_dict'`` (mmengine
+    checkpoints) and a pickled ``nn.Module``; a ``'module.'`` prefix (from
+    DataParallel/DDP) is removed from every key, and non-tensor entries are
+    dropped. With ``prefix`` (e.g. ``'backbone.'``), when some keys start
+    with it, only those are kept, without it: the part of a whole model's
+    checkpoint; when none does, the file is taken as a checkpoint of the part
+    alone and every key is kept. Paths with ``://`` go to mmengine's remote
+    loaders.
+
+    Returns:
+        ``(state_dict, meta)``: the tensors by key, in file order, and the
+        checkpoint's ``meta`` dict (empty when it has none).
+
+    Raises:
+        OEEMInputError: the file is missing, cannot be unpickled, or holds
+            no state dict (one line naming the file).
+    """
+    remote = '://' in path
+    if not remote and not osp.isfile(osp.expanduser(path)):
+        raise OEEMInputError(f'{path}: checkpoint file not found')
+    load = CheckpointLoader.load_checkpoint if remote else load_local_checkpoint
+    try:
+        checkpoint = load(path, map_location='cpu')
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
+            AttributeError) as error:
+        reason = ' '.join(str(error).split())
+        raise OEEMInputError(
+            f'{path}: cannot be read as a PyTorch checkpoint ({reason})'
+        ) from None
+    meta = None
+    if isinstance(checkpoint, torch.nn.Module):
+        state = checkpoint.state_dict()
+    elif isinstance(checkpoint, dict):
+        state = checkpoint.get('state_dict', checkpoint)
+        meta = checkpoint.get('meta')
+    else:
+        state = None
+    if not isinstance(state, dict):
+        raise OEEMInputError(
+            f'{path}: holds a {type(checkpoint).__name__}, not a checkpoint '
+            'with a state dict')
+    tensors = OrderedDict(
+        (key[len('module.'):] if key.startswith('module.') else key, value)
+        for key, value in state.items() if isinstance(value, torch.Tensor))
+    if prefix and any(key.startswith(prefix) for key in tensors):
+        tensors = OrderedDict((key[len(prefix):], value)
+                              for key, value in tensors.items()
+                              if key.startswith(prefix))
+    return tensors, meta if isinstance(meta, dict) else {}
+
+
+def _examples(keys: Iterable[str], limit: int = 3) -> str:
+    """``'a, b, c and N more'``: the first ``limit`` of ``keys``, sorted."""
     keys = sorted(keys)
     more = f' and {len(keys) - limit} more' if len(keys) > limit else ''
     return ', '.join(keys[:limit]) + more
+
+
+def check_state_dict(path: str, state_dict: StateDict,
+                     model_state_dict: StateDict, model_name: str) -> None:
+    """Check that the checkpoint ``path``'s tensors fit a model.
+
+    Args:
+        path: the checkpoint file, named in errors.
+        state_dict: its tensors (from :func:`read_state_dict`).
+        model_state_dict: the model's ``state_dict()``.
+        model_name: how errors name the model (e.g. ``"the config's model"``).
+
+    Raises:
+        OEEMInputError: no key is shared, or a shared key's tensor shape
+            differs (the message names the keys and both shapes).
+    """
+    common = model_state_dict.keys() & state_dict.keys()
+    if not common:
+        raise OEEMInputError(
+            f'{path}: not a checkpoint of {model_name}, it shares no key '
+            f'with {model_name}: none of its {len(state_dict)} keys '
+            f'({_examples(state_dict)}) is a model key '
+            f'({_examples(model_state_dict)})')
+    mismatched = sorted(
+        key for key in common
+        if tuple(state_dict[key].shape) != tuple(model_state_dict[key].shape))
+    if mismatched:
+        key = mismatched[0]
+        raise OEEMInputError(
+            f'{path}: tensor shapes differ from {model_name} for '
+            f'{len(mismatched)} keys ({_examples(map(repr, mismatched))}), '
+            f'e.g. {key}: checkpoint '
+            f'{tuple(state_dict[key].shape)}, model '
+            f'{tuple(model_state_dict[key].shape)}')
 
 
 def load_model_weights(model: torch.nn.Module, path: str) -> dict:
@@ -49,46 +148,16 @@ def load_model_weights(model: torch.nn.Module, path: str) -> dict:
     """
     from mmengine.runner.checkpoint import _load_checkpoint_to_model
 
-    from .errors import OEEMInputError
-    if not osp.isfile(path):
-        raise OEEMInputError(f'{path}: checkpoint file not found')
-    try:
-        checkpoint = load_local_checkpoint(path, map_location='cpu')
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError,
-            AttributeError) as error:
-        raise OEEMInputError(
-            f'{path}: cannot be read as a PyTorch checkpoint ({error})'
-        ) from None
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(
-        checkpoint, dict) else None
-    if not isinstance(state, dict):
-        raise OEEMInputError(
-            f'{path}: holds a {type(checkpoint).__name__}, not a checkpoint '
-            'with a state dict')
-    state = {re.sub(r'^module\.', '', k): v for k, v in state.items()}
+    state, meta = read_state_dict(path)
     own = model.state_dict()
-    if not own.keys() & state.keys():
-        raise OEEMInputError(
-            f'{path}: not a checkpoint of the config\'s model: none of its '
-            f'{len(state)} keys ({_examples(state)}) is a model key '
-            f'({_examples(own)})')
-    mismatched = [
-        k for k in own.keys() & state.keys()
-        if tuple(own[k].shape) != tuple(getattr(state[k], 'shape', ()))
-    ]
-    if mismatched:
-        key = sorted(mismatched)[0]
-        raise OEEMInputError(
-            f'{path}: tensor shapes differ from the config\'s model for '
-            f'{len(mismatched)} keys, e.g. {key}: checkpoint '
-            f'{tuple(getattr(state[key], "shape", ()))}, model '
-            f'{tuple(own[key].shape)}')
+    model_name = "the config's model"
+    check_state_dict(path, state, own, model_name)
     missing = own.keys() - state.keys()
     unexpected = state.keys() - own.keys()
     if missing or unexpected:
         raise OEEMInputError(
-            f'{path}: not a checkpoint of the config\'s model: '
+            f'{path}: not a checkpoint of {model_name}: '
             f'{len(missing)} missing keys ({_examples(missing)}), '
             f'{len(unexpected)} unexpected keys ({_examples(unexpected)})')
     _load_checkpoint_to_model(model, state, strict=True)
-    return checkpoint.get('meta', {}) or {}
+    return meta

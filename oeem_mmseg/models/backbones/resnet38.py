@@ -4,10 +4,7 @@ Module names follow the community ``res38d.pth`` state dict (the PyTorch
 conversion of the MXNet ImageNet release), so that file loads as it is.
 """
 import logging
-import os.path as osp
-import pickle
-from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -15,11 +12,11 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
-from mmengine.runner import CheckpointLoader
 from mmpretrain.registry import MODELS as PRETRAIN_MODELS
 from mmseg.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from ...utils.checkpoint import check_state_dict, read_state_dict
 from ...utils.errors import OEEMInputError
 
 # (name, channels, stride w.r.t. the input) of the selectable stage outputs.
@@ -311,35 +308,27 @@ class ResNet38(BaseModule):
     def load_pretrained(self, path: str, prefix: Optional[str] = None) -> None:
         """Load ResNet-38 weights from a checkpoint file.
 
-        Accepts a plain state dict (``res38d.pth``), one nested under
-        ``'state_dict'``, keys with a ``'module.'`` and/or ``'backbone.'``
-        prefix (or the given ``prefix``). Keys outside the backbone (e.g. a
-        classifier's ``fc8.*``) are ignored and logged as unexpected.
+        Accepts what :func:`read_state_dict` reads: a plain state dict
+        (``res38d.pth``), one nested under ``'state_dict'``, keys with a
+        ``'module.'`` prefix; the backbone's keys are those under ``prefix``
+        (default ``'backbone.'``) when the checkpoint has such keys, else all
+        of them. Keys outside the backbone (e.g. a classifier's ``fc8.*``)
+        are ignored and logged as unexpected.
 
         Raises:
             OEEMInputError: the file is missing or unreadable, shares no key
                 with ResNet-38, or holds a tensor of the wrong shape.
         """
-        state_dict = _backbone_state_dict(_read_checkpoint(path), prefix, path)
-        own = self.state_dict()
-        common = [k for k in state_dict if k in own]
-        if not common:
-            raise OEEMInputError(
-                f'{path}: shares no key with ResNet-38 (not a ResNet-38 '
-                f'checkpoint?); its first keys: {list(state_dict)[:5]}')
-        for key in common:
-            if tuple(state_dict[key].shape) != tuple(own[key].shape):
-                raise OEEMInputError(
-                    f'{path}: tensor {key!r} has shape '
-                    f'{tuple(state_dict[key].shape)} in the checkpoint but '
-                    f'{tuple(own[key].shape)} in ResNet-38 '
-                    f'(width_mult={self.width_mult})')
+        state_dict, _ = read_state_dict(
+            path, 'backbone.' if prefix is None else prefix)
+        check_state_dict(path, state_dict, self.state_dict(), 'ResNet-38')
         result = self.load_state_dict(state_dict, strict=False)
         # The MXNet conversion has no BN batch counters; they are unused.
         missing = [k for k in result.missing_keys
                    if not k.endswith('num_batches_tracked')]
+        loaded = len(state_dict) - len(result.unexpected_keys)
         print_log(
-            f'ResNet38: loaded {len(common)} tensors from {path}',
+            f'ResNet38: loaded {loaded} tensors from {path}',
             logger='current')
         if missing:
             print_log(
@@ -351,47 +340,6 @@ class ResNet38(BaseModule):
                 f'ResNet38: unexpected keys ({len(result.unexpected_keys)}), '
                 f'ignored: {", ".join(result.unexpected_keys)}',
                 logger='current')
-
-
-def _read_checkpoint(path: str) -> object:
-    """The object stored in a checkpoint file (on the CPU)."""
-    if '://' not in path and not osp.isfile(path):
-        raise OEEMInputError(f'{path}: checkpoint file not found')
-    try:
-        try:
-            return CheckpointLoader.load_checkpoint(path, map_location='cpu')
-        except pickle.UnpicklingError:
-            # torch>=2.6 refuses non-tensor objects with weights_only=True;
-            # oeem_mmseg.utils.checkpoint normally lifts this for local files.
-            if '://' in path:
-                raise
-            return torch.load(path, map_location='cpu', weights_only=False)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as e:
-        raise OEEMInputError(
-            f'{path}: cannot be read as a PyTorch checkpoint ({e})') from e
-
-
-def _backbone_state_dict(obj: object, prefix: Optional[str],
-                         path: str) -> Dict[str, torch.Tensor]:
-    """The tensors of a checkpoint object, with wrapper prefixes removed."""
-    if isinstance(obj, nn.Module):
-        obj = obj.state_dict()
-    if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
-        obj = obj['state_dict']
-    if not isinstance(obj, dict):
-        raise OEEMInputError(
-            f'{path}: checkpoint holds a {type(obj).__name__}, '
-            'not a state dict')
-    tensors = OrderedDict(
-        (k[len('module.'):] if k.startswith('module.') else k, v)
-        for k, v in obj.items() if isinstance(v, torch.Tensor))
-    if prefix is None and any(k.startswith('backbone.') for k in tensors):
-        prefix = 'backbone.'
-    if prefix:
-        tensors = OrderedDict((k[len(prefix):], v)
-                              for k, v in tensors.items()
-                              if k.startswith(prefix))
-    return tensors
 
 
 MODELS.register_module()(ResNet38)

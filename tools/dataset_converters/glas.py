@@ -1,5 +1,12 @@
 """Convert a GlaS folder into the project layout.
 
+    python tools/dataset_converters/glas.py SRC OUT \\
+        [--val-fraction 0.2] [--seed 0]
+
+e.g. ``SRC`` = "data/Warwick QU Dataset (Released 2016_07_08)", ``OUT`` =
+data/glas. Re-running on a finished ``OUT`` skips the images already
+converted. The functions are also imported by the tests.
+
 Sources (files directly in ``src``; names are case-sensitive, extensions
 ``.bmp``, ``.png``, ``.tif`` or ``.tiff`` in any case):
 
@@ -27,6 +34,7 @@ Output in ``out``: ``images/NAME.png`` (RGB, 8 bit), ``masks/NAME.png``
 testB; val = whole patients of Grade.csv, else single images, held out of
 the train_* images) and the resume manifest ``.prepare_glas.json``.
 """
+import argparse
 import csv
 import io
 import json
@@ -39,10 +47,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from ..utils.errors import OEEMInputError
-from ..utils.io import (atomic_write_bytes, atomic_write_png, read_label,
-                        read_rgb)
-from .glas import GLAS_PALETTE
+from oeem_mmseg.datasets.glas import GLAS_PALETTE
+from oeem_mmseg.utils import exit_on_user_error
+from oeem_mmseg.utils.errors import OEEMInputError
+from oeem_mmseg.utils.io import (atomic_write_bytes, atomic_write_png,
+                                 check_mask_size, read_label, read_rgb)
 
 SOURCE_PREFIXES = ('train', 'testA', 'testB')
 MAX_INTERPOLATED_FRACTION = 0.25
@@ -232,10 +241,7 @@ def _convert(image_path: str, mask_path: str,
              outputs: Dict[str, str]) -> None:
     image = read_rgb(image_path)
     mask = read_label(mask_path)
-    if mask.shape != image.shape[:2]:
-        raise OEEMInputError(
-            f'{mask_path}: mask size {mask.shape[1]}x{mask.shape[0]} differs '
-            f'from image {image_path} size {image.shape[1]}x{image.shape[0]}')
+    check_mask_size(mask_path, mask.shape, image_path, image.shape)
     gland = binarize_glas_mask(mask, mask_path)
     atomic_write_png(outputs['image'], image)
     atomic_write_png(outputs['mask'], gland, palette=GLAS_PALETTE)
@@ -323,3 +329,32 @@ def prepare_glas(src: str,
         skipped=skipped,
         val_by='image' if patients is None else 'patient')
     return summary
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Prepare GlaS')
+    parser.add_argument('src', help='GlaS folder (images, *_anno masks, '
+                        'optional Grade.csv)')
+    parser.add_argument('out', help='output folder')
+    parser.add_argument(
+        '--val-fraction', type=float, default=0.2,
+        help='fraction of the train_* images held out for validation, by '
+        'patient when Grade.csv is there (default 0.2; 0 = none)')
+    parser.add_argument(
+        '--seed', type=int, default=0, help='seed of the validation draw')
+    return parser.parse_args(argv)
+
+
+@exit_on_user_error
+def main(argv: Optional[List[str]] = None) -> None:
+    args = parse_args(argv)
+    summary = prepare_glas(args.src, args.out, args.val_fraction, args.seed)
+    print(f"prepared {args.out}: train {summary['train']}, val "
+          f"{summary['val']} (by {summary['val_by']}), testA "
+          f"{summary['testA']}, testB {summary['testB']}, test "
+          f"{summary['test']}; {summary['converted']} images converted, "
+          f"{summary['skipped']} already done")
+
+
+if __name__ == '__main__':
+    main()

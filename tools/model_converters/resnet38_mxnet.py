@@ -1,4 +1,11 @@
-"""MXNet ``.params`` files without MXNet, and the ResNet-38 weight conversion.
+"""Convert the MXNet ResNet-38 ImageNet weights to a ``res38d.pth`` state dict.
+
+    python tools/model_converters/resnet38_mxnet.py \\
+        ilsvrc-cls_rna-a1_cls1000_ep-0001.params pretrained/res38d.pth
+
+MXNet is not needed: the ``.params`` file is read directly. The result loads
+into the ``ResNet38`` backbone with
+``init_cfg=dict(type='Pretrained', checkpoint='pretrained/res38d.pth')``.
 
 An MXNet NDArray list file (``mx.nd.save``) is little-endian:
 
@@ -18,19 +25,23 @@ An MXNet NDArray list file (``mx.nd.save``) is little-endian:
 - ``uint64`` count of names, then each name as ``uint64`` length + bytes
   (``arg:NAME`` for parameters, ``aux:NAME`` for BN moving statistics).
 """
+import argparse
 import io
 import math
 import os.path as osp
 import re
 import struct
+import sys
 from collections import OrderedDict
 from typing import BinaryIO, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
-from .errors import OEEMInputError
-from .io import atomic_write_bytes
+from oeem_mmseg.models.backbones.resnet38 import ResNet38
+from oeem_mmseg.utils import exit_on_user_error
+from oeem_mmseg.utils.errors import OEEMInputError
+from oeem_mmseg.utils.io import atomic_write_bytes
 
 LIST_MAGIC = 0x112
 NDARRAY_V1_MAGIC = 0xF993FAC8
@@ -236,7 +247,6 @@ def convert_mxnet_resnet38(src: str,
         OEEMInputError: ``src`` is unreadable or corrupt, or holds a name
             or shape that is not ResNet-38's.
     """
-    from ..models.backbones.resnet38 import ResNet38
     with torch.device('meta'):
         expected = {k: tuple(v.shape)
                     for k, v in ResNet38().state_dict().items()
@@ -267,3 +277,31 @@ def convert_mxnet_resnet38(src: str,
     torch.save(state, buffer)
     atomic_write_bytes(dst, buffer.getbuffer())
     return [k for k in expected if k not in state]
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Convert the MXNet ResNet-38 (A1) .params file to the '
+        'res38d.pth PyTorch state dict.')
+    parser.add_argument('src', help='MXNet .params file')
+    parser.add_argument('dst', help='output .pth file (written atomically)')
+    parser.add_argument(
+        '--keep-classifier', action='store_true',
+        help='also keep the ImageNet classifier as linear1000.weight/bias')
+    return parser.parse_args(argv)
+
+
+@exit_on_user_error
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    missing = convert_mxnet_resnet38(
+        args.src, args.dst, keep_classifier=args.keep_classifier)
+    print(f'wrote {args.dst}')
+    if missing:
+        print(f'warning: {len(missing)} ResNet-38 tensors are not in '
+              f'{args.src}: {", ".join(missing)}', file=sys.stderr)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
