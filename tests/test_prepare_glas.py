@@ -44,6 +44,7 @@ def test_official_layout(glas_official_src, glas_gland_masks, tmp_path):
     out = str(tmp_path / 'out')
     summary = prepare_glas(glas_official_src, out, val_fraction=0.2, seed=0)
     assert summary['converted'] == 14 and summary['skipped'] == 0
+    assert summary['instances'] == 14
     assert summary['val_by'] == 'patient'
     assert (summary['testA'], summary['testB'], summary['test']) == (2, 2, 4)
     assert summary['train'] + summary['val'] == 10
@@ -53,6 +54,13 @@ def test_official_layout(glas_official_src, glas_gland_masks, tmp_path):
             assert img.mode == 'P'
             assert img.getpalette()[:6] == sum(GLAS_PALETTE, [])
         np.testing.assert_array_equal(read_indices(mask_file), gland)
+        instances = cv2.imread(osp.join(out, 'instances', name + '.png'),
+                               cv2.IMREAD_UNCHANGED)
+        assert instances.dtype == np.uint16
+        np.testing.assert_array_equal(
+            instances,
+            cv2.imread(osp.join(glas_official_src, name + '_anno.bmp'),
+                       cv2.IMREAD_UNCHANGED))
         source = cv2.imread(osp.join(glas_official_src, name + '.bmp'))
         np.testing.assert_array_equal(
             read_indices(osp.join(out, 'images', name + '.png')),
@@ -82,6 +90,8 @@ def test_subset_layout_uses_threshold_128(glas_subset_src, tmp_path):
     out = str(tmp_path / 'out')
     summary = prepare_glas(glas_subset_src, out, val_fraction=0.2, seed=0)
     assert summary['val_by'] == 'image'
+    assert summary['instances'] == 0  # binary masks: no instance maps
+    assert not osp.exists(osp.join(out, 'instances'))
     assert (summary['train'], summary['val'], summary['testA']) == (5, 1, 2)
     for name in ('train_1', 'testA_2'):
         source = cv2.imread(

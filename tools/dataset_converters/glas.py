@@ -30,6 +30,10 @@ Mask rule, decided for each mask file from its values (``full`` = 255, or
 
 Output in ``out``: ``images/NAME.png`` (RGB, 8 bit), ``masks/NAME.png``
 (0 non-gland, 1 gland; 8-bit indexed PNG with GlaSDataset's palette),
+``instances/NAME.png`` for instance-map sources (the official release:
+16-bit, 0 background, k = gland k, the source's ids; ``GlaSMetric`` then
+counts touching glands as separate objects; binary-mask sources have none
+and the metric falls back to connected components),
 ``splits/{train,val,testA,testB,test}.txt`` (natural order; test = testA +
 testB; val = whole patients of Grade.csv, else single images, held out of
 the train_* images) and the resume manifest ``.prepare_glas.json``.
@@ -57,6 +61,8 @@ SOURCE_PREFIXES = ('train', 'testA', 'testB')
 MAX_INTERPOLATED_FRACTION = 0.25
 MAX_FLAT_SHARE = 0.5
 MANIFEST = '.prepare_glas.json'
+# entries of older versions (without instance maps) are converted again
+MANIFEST_VERSION = 2
 
 _SOURCE_FILE = re.compile(
     r'^(?P<name>(?P<prefix>train|testA|testB)_\d+)(?P<anno>_anno)?'
@@ -70,13 +76,19 @@ def natural_key(text: str) -> list:
             for part in re.split(r'(\d+)', text) if part]
 
 
+def is_instance_map(mask: np.ndarray) -> bool:
+    """Whether a source annotation is an instance map (no ``full`` value,
+    see the module docstring)."""
+    return mask.max() != np.iinfo(mask.dtype).max
+
+
 def binarize_glas_mask(mask: np.ndarray, path: str) -> np.ndarray:
     """(H, W) uint8 gland mask (0/1) of a source annotation, by the rule in
     the module docstring; ``path`` names the file in errors."""
+    if is_instance_map(mask):
+        return (mask > 0).astype(np.uint8)
     full = np.iinfo(mask.dtype).max
     values = np.unique(mask)
-    if values[-1] != full:
-        return (mask > 0).astype(np.uint8)
     intermediate = (mask != 0) & (mask != full)
     count = np.count_nonzero(intermediate)
     if count:
@@ -225,26 +237,43 @@ def _load_manifest(path: str) -> dict:
     return manifest if isinstance(manifest, dict) else {}
 
 
+def _output_paths(out: str, name: str) -> Dict[str, str]:
+    return dict(
+        image=osp.join(out, 'images', name + '.png'),
+        mask=osp.join(out, 'masks', name + '.png'),
+        instances=osp.join(out, 'instances', name + '.png'))
+
+
 def _is_done(entry: Optional[dict], sources: dict,
              outputs: Dict[str, str]) -> bool:
-    """Whether a manifest entry records these sources and outputs that are
-    still on disk with their recorded sizes."""
-    if not entry or entry.get('sources') != sources:
+    """Whether a manifest entry records these sources and outputs (image,
+    mask, and instances where written) that are still on disk with their
+    recorded sizes."""
+    if (not entry or entry.get('version') != MANIFEST_VERSION
+            or entry.get('sources') != sources):
         return False
-    return all(
-        osp.isfile(path)
-        and os.stat(path).st_size == entry.get('sizes', {}).get(key)
-        for key, path in outputs.items())
+    sizes = entry.get('sizes', {})
+    return {'image', 'mask'} <= set(sizes) and all(
+        osp.isfile(outputs[key]) and os.stat(outputs[key]).st_size == size
+        for key, size in sizes.items())
 
 
 def _convert(image_path: str, mask_path: str,
-             outputs: Dict[str, str]) -> None:
+             outputs: Dict[str, str]) -> List[str]:
+    """Write the image, the 0/1 mask and, for an instance-map source, the
+    instance map; returns the keys of ``outputs`` written."""
     image = read_rgb(image_path)
     mask = read_label(mask_path)
     check_mask_size(mask_path, mask.shape, image_path, image.shape)
     gland = binarize_glas_mask(mask, mask_path)
     atomic_write_png(outputs['image'], image)
     atomic_write_png(outputs['mask'], gland, palette=GLAS_PALETTE)
+    if is_instance_map(mask):
+        atomic_write_png(outputs['instances'], mask.astype(np.uint16))
+        return ['image', 'mask', 'instances']
+    if osp.isfile(outputs['instances']):  # left by an earlier source
+        os.remove(outputs['instances'])
+    return ['image', 'mask']
 
 
 def _write_text_if_changed(path: str, text: str) -> None:
@@ -268,8 +297,9 @@ def prepare_glas(src: str,
 
     Returns:
         dict: image counts per split (``train``, ``val``, ``testA``,
-        ``testB``, ``test``), ``converted`` and ``skipped`` image counts, and
-        ``val_by`` ('patient' or 'image').
+        ``testB``, ``test``), ``converted`` and ``skipped`` image counts,
+        ``instances`` (images with an instance map) and ``val_by``
+        ('patient' or 'image').
     """
     pairs = scan_glas_source(src)
     names = sorted(pairs, key=natural_key)
@@ -304,17 +334,15 @@ def prepare_glas(src: str,
         sources = dict(
             image=[osp.basename(image_path)] + _file_stamp(image_path),
             mask=[osp.basename(mask_path)] + _file_stamp(mask_path))
-        outputs = dict(
-            image=osp.join(out, 'images', name + '.png'),
-            mask=osp.join(out, 'masks', name + '.png'))
+        outputs = _output_paths(out, name)
         if _is_done(manifest.get(name), sources, outputs):
             skipped += 1
             continue
-        _convert(image_path, mask_path, outputs)
+        written = _convert(image_path, mask_path, outputs)
         manifest[name] = dict(
+            version=MANIFEST_VERSION,
             sources=sources,
-            sizes={key: os.stat(path).st_size
-                   for key, path in outputs.items()})
+            sizes={key: os.stat(outputs[key]).st_size for key in written})
         atomic_write_bytes(manifest_path,
                            json.dumps(manifest, indent=1).encode())
         converted += 1
@@ -327,6 +355,8 @@ def prepare_glas(src: str,
     summary.update(
         converted=converted,
         skipped=skipped,
+        instances=sum('instances' in manifest[name]['sizes']
+                      for name in names),
         val_by='image' if patients is None else 'patient')
     return summary
 
@@ -353,7 +383,8 @@ def main(argv: Optional[List[str]] = None) -> None:
           f"{summary['val']} (by {summary['val_by']}), testA "
           f"{summary['testA']}, testB {summary['testB']}, test "
           f"{summary['test']}; {summary['converted']} images converted, "
-          f"{summary['skipped']} already done")
+          f"{summary['skipped']} already done; instance maps for "
+          f"{summary['instances']} images")
 
 
 if __name__ == '__main__':
