@@ -14,7 +14,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import oeem_mmseg  # noqa: F401  (registers everything)
-from oeem_mmseg.apis import runner
+from oeem_mmseg.apis import adapt_to_device, configure_train, load_config
 from oeem_mmseg.utils import OEEMInputError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -37,7 +37,7 @@ def test_every_repository_config_loads():
     configs = glob.glob(osp.join(REPO, 'configs', 'oeem', '*.py'))
     assert len(configs) >= 8
     for path in configs:
-        cfg = runner.load_config(path)
+        cfg = load_config(path)
         assert cfg.work_dir.endswith(osp.splitext(osp.basename(path))[0])
         assert 'oeem_mmseg' in cfg.custom_imports.imports
 
@@ -69,15 +69,14 @@ def test_bad_config_and_options_are_one_line_errors(tmp_path, capsys):
         test_tool.main([TINY_SEG, str(tmp_path / 'nope.pth')])
     assert 'nope.pth: checkpoint file not found' in capsys.readouterr().err
     with pytest.raises(OEEMInputError, match='--resume'):
-        runner.configure_train(
-            runner.load_config(TINY_SEG), resume=str(tmp_path / 'x.pth'))
+        configure_train(load_config(TINY_SEG), resume=str(tmp_path / 'x.pth'))
 
 
 def test_sync_bn_becomes_bn_without_gpu_or_process_group():
-    cfg = runner.load_config(
+    cfg = load_config(
         osp.join(REPO, 'configs/oeem/pspnet_r38_glas_oeem.py'))
     assert cfg.model.backbone.norm_cfg.type == 'SyncBN'
-    runner.adapt_to_device(cfg)
+    adapt_to_device(cfg)
     assert cfg.model.backbone.norm_cfg.type == 'BN'
     assert cfg.model.decode_head.norm_cfg.type == 'BN'
     assert cfg.model.auxiliary_head.norm_cfg.type == 'BN'

@@ -45,7 +45,7 @@ from ..utils.errors import OEEMInputError
 from ..utils.checkpoint import load_model_weights
 from ..utils.io import atomic_write_png, read_binary_mask, read_rgb
 from ..utils.visualization import heat_overlay, label_overlay
-from .runner import adapt_to_device, load_config
+from .config import adapt_to_device, load_config
 
 CAM_SCALES = (1.0, 1.25, 1.5, 1.75, 2.0)
 CAM_INPUT_SIZE = 224

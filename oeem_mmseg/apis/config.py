@@ -1,14 +1,12 @@
-"""Training and testing through MMEngine's runner, for every config of this
-repository (segmentation: ``default_scope='mmseg'``; classification:
-``default_scope='mmpretrain'``), on GPUs or, when there is none, on the CPU."""
-import os
+"""Loading a config and applying the command-line options to it, for every
+config of this repository (segmentation: ``default_scope='mmseg'``;
+classification: ``default_scope='mmpretrain'``), on GPUs or, when there is
+none, on the CPU."""
 import os.path as osp
 from typing import Optional
 
 import torch
-import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict
-from mmengine.runner import Runner
 
 from ..utils.errors import OEEMInputError
 
@@ -38,7 +36,7 @@ def load_config(config: str,
     return cfg
 
 
-def _replace_sync_bn(node):
+def _replace_sync_bn(node) -> None:
     """Recursively turn ``SyncBN`` norm configs into ``BN`` (in place)."""
     if isinstance(node, dict):
         if node.get('type') == 'SyncBN':
@@ -68,34 +66,6 @@ def adapt_to_device(cfg: Config) -> Config:
     return cfg
 
 
-def _init_cpu_process_group(cfg: Config) -> None:
-    """MMEngine's launcher set-up calls ``torch.cuda.set_device``; without a
-    GPU the gloo group is made here and MMEngine then finds it ready."""
-    if (cfg.launcher == 'pytorch' and not torch.cuda.is_available()
-            and not torch_dist.is_initialized()):
-        torch_dist.init_process_group(backend='gloo')
-
-
-def _close_process_group() -> None:
-    """Tear the process group down once a distributed run is over: left to
-    interpreter exit, gloo's threads can abort the process (``terminate
-    called without an active exception``) after a successful run."""
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
-
-
-def build_runner(cfg: Config) -> Runner:
-    """The runner for ``cfg`` (``runner_type`` honoured), after
-    :func:`adapt_to_device`."""
-    adapt_to_device(cfg)
-    _init_cpu_process_group(cfg)
-    if 'runner_type' in cfg:
-        from mmengine.registry import RUNNERS
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
-
-
 def configure_train(cfg: Config,
                     resume: Optional[str] = None,
                     amp: bool = False) -> Config:
@@ -115,15 +85,6 @@ def configure_train(cfg: Config,
         cfg.resume = True
         cfg.load_from = resume
     return cfg
-
-
-def train(cfg: Config) -> torch.nn.Module:
-    """Train with MMEngine's runner; returns the trained model."""
-    runner = build_runner(cfg)
-    try:
-        return runner.train()
-    finally:
-        _close_process_group()
 
 
 def _is_segmentation(cfg: Config) -> bool:
@@ -197,17 +158,3 @@ def configure_test(cfg: Config,
                 dict(type='DumpResults', out_file_path=out)
             ]
     return cfg
-
-
-def test(cfg: Config) -> dict:
-    """Test with MMEngine's runner; returns the metrics."""
-    runner = build_runner(cfg)
-    try:
-        return runner.test()
-    finally:
-        _close_process_group()
-
-
-def set_local_rank(local_rank: int) -> None:
-    """Older launchers pass ``--local-rank``; MMEngine reads LOCAL_RANK."""
-    os.environ.setdefault('LOCAL_RANK', str(local_rank))
