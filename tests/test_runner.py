@@ -14,7 +14,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import oeem_mmseg  # noqa: F401  (registers everything)
-from oeem_mmseg.apis import adapt_to_device, configure_train, load_config
+from oeem_mmseg.apis import (adapt_to_device, configure_test, configure_train,
+                             load_config)
 from oeem_mmseg.utils import OEEMInputError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -70,6 +71,20 @@ def test_bad_config_and_options_are_one_line_errors(tmp_path, capsys):
     assert 'nope.pth: checkpoint file not found' in capsys.readouterr().err
     with pytest.raises(OEEMInputError, match='--resume'):
         configure_train(load_config(TINY_SEG), resume=str(tmp_path / 'x.pth'))
+
+
+def test_tta_and_aug_test_together_are_one_line_error(tmp_path, capsys):
+    checkpoint = tmp_path / 'ckpt.pth'
+    checkpoint.touch()
+    with pytest.raises(SystemExit) as exit_info:
+        test_tool.main([TINY_SEG, str(checkpoint), '--tta', '--aug-test'])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: --tta and --aug-test exclude each other')
+    assert err.count('\n') == 1
+    with pytest.raises(OEEMInputError, match='choose one'):
+        configure_test(load_config(TINY_SEG), str(checkpoint), tta=True,
+                       aug_test=True)
 
 
 def test_sync_bn_becomes_bn_without_gpu_or_process_group():

@@ -29,7 +29,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         'windows 320/256, softmax average')
     parser.add_argument(
         '--tta', action='store_true',
-        help="MMSeg's test-time augmentation (tta_model / tta_pipeline)")
+        help="MMSeg's test-time augmentation (tta_model / tta_pipeline); "
+        'not with --aug-test')
     add_cfg_options(parser)
     add_launcher_options(parser, LAUNCHERS)
     return parser.parse_args(argv)

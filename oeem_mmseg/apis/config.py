@@ -118,8 +118,13 @@ def configure_test(cfg: Config,
         tta: MMSeg's test-time augmentation (``tta_model``/``tta_pipeline``).
         aug_test: The paper's protocol: ``model.test_cfg`` is replaced by the
             config's ``aug_test_cfg`` (tiles, 8 scales x flip, batched sliding
-            windows).
+            windows). Exclusive with ``tta``.
     """
+    if tta and aug_test:
+        raise OEEMInputError(
+            '--tta and --aug-test exclude each other: --aug-test is the '
+            "paper's tiled multi-scale + flip test, --tta MMSeg's test-time "
+            'augmentation; choose one')
     if not osp.isfile(checkpoint):
         raise OEEMInputError(f'{checkpoint}: checkpoint file not found')
     cfg.load_from = checkpoint
