@@ -15,7 +15,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 import oeem_mmseg  # noqa: F401  (registers everything)
 from oeem_mmseg.apis import (adapt_to_device, configure_test, configure_train,
-                             load_config)
+                             load_config, use_aug_test)
 from oeem_mmseg.utils import OEEMInputError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -59,6 +59,13 @@ def test_ablation_configs_state_only_their_difference():
     ohem = Config.fromfile(
         osp.join(REPO, 'configs/oeem/pspnet_r38_glas_ohem.py'))
     assert ohem.model.decode_head.sampler.type == 'OHEMPixelSampler'
+    baseline = Config.fromfile(
+        osp.join(REPO, 'configs/oeem/pspnet_r38_glas_baseline.py'))
+    for head, weight in (('decode_head', 1.0), ('auxiliary_head', 0.4)):
+        assert baseline.model[head].loss_decode == dict(
+            type='CrossEntropyLoss', loss_weight=weight)
+        assert oeem.model[head].loss_decode == dict(
+            type='OEEMLoss', weight_type='l_norm', loss_weight=weight)
 
 
 def test_bad_config_and_options_are_one_line_errors(tmp_path, capsys):
@@ -85,6 +92,17 @@ def test_tta_and_aug_test_together_are_one_line_error(tmp_path, capsys):
     with pytest.raises(OEEMInputError, match='choose one'):
         configure_test(load_config(TINY_SEG), str(checkpoint), tta=True,
                        aug_test=True)
+
+
+def test_paper_test_protocol_has_one_source():
+    cfg = load_config(osp.join(REPO, 'configs/oeem/pspnet_r38_glas_oeem.py'))
+    scales = [0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
+    resizes = cfg.tta_pipeline[1].transforms[0]
+    assert [t.scale_factor for t in resizes] == scales
+    use_aug_test(cfg)
+    assert cfg.model.test_cfg == dict(
+        mode='tile_aug', tile_size=256, tile_stride=192, scales=scales,
+        flip=True, crop_size=(320, 320), stride=(256, 256), batch_size=16)
 
 
 def test_sync_bn_becomes_bn_without_gpu_or_process_group():
