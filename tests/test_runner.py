@@ -68,6 +68,19 @@ def test_ablation_configs_state_only_their_difference():
             type='OEEMLoss', weight_type='l_norm', loss_weight=weight)
 
 
+def test_classification_configs_state_the_cam_input_size_once():
+    for name, size in (('cls_r38_glas.py', 224),
+                       ('cls_r38_glas_quick.py', 112)):
+        cfg = Config.fromfile(osp.join(REPO, 'configs', 'oeem', name))
+        assert cfg.default_scope == 'mmpretrain'
+        assert set(cfg.cam_cfg) == {'scales', 'input_size'}
+        assert cfg.cam_cfg.input_size == size
+        pipelines = (cfg.train_dataloader.dataset.pipeline +
+                     cfg.test_dataloader.dataset.pipeline)
+        sizes = [t.scale for t in pipelines if 'scale' in t]
+        assert sizes and set(sizes) == {size}
+
+
 def test_bad_config_and_options_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         train_tool.main([str(tmp_path / 'missing.py')])
