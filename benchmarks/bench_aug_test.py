@@ -6,7 +6,8 @@ windows against one forward pass per window, on a random 522x775 image.
 
 ``--model tiny`` is a reduced ResNetV1c-18 + PSPHead built from mmseg's
 registry; ``--model real`` builds ``model`` of ``--config`` (PSPNet on
-ResNet-38, random weights: only the speed matters). Prints both times, their
+ResNet-38, random weights: only the speed matters). Tiles, scales, flip and
+windows are the config's ``--aug-test`` protocol. Prints both times, their
 ratio and the largest probability difference between the two.
 """
 import argparse
@@ -20,6 +21,7 @@ from mmengine.registry import init_default_scope
 from mmseg.registry import MODELS
 
 import oeem_mmseg  # noqa: F401  (registers TiledEncoderDecoder, ResNet-38)
+from oeem_mmseg.apis import use_aug_test
 from oeem_mmseg.models.segmentors.tiled_encoder_decoder import (
     TiledEncoderDecoder, tile_aug_probs)
 
@@ -45,10 +47,10 @@ TINY_MODEL = dict(
         loss_decode=dict(type='CrossEntropyLoss')))
 
 
-def build_model(kind: str, config: str, device: str) -> TiledEncoderDecoder:
-    cfg = TINY_MODEL if kind == 'tiny' else Config.fromfile(config).model
+def build_model(kind: str, model_cfg: dict,
+                device: str) -> TiledEncoderDecoder:
     init_default_scope('mmseg')  # the model's data preprocessor
-    model = MODELS.build(cfg)
+    model = MODELS.build(TINY_MODEL if kind == 'tiny' else model_cfg)
     return revert_sync_batchnorm(model).to(device).eval()
 
 
@@ -68,28 +70,30 @@ def main() -> None:
     parser.add_argument('--model', choices=('tiny', 'real'), default='tiny')
     parser.add_argument(
         '--config', default='configs/oeem/pspnet_r38_glas_oeem.py',
-        help='config whose aug_test_cfg is run (and whose `model` --model '
-        'real builds)')
+        help='config whose --aug-test protocol is timed and whose `model` '
+        '--model real builds')
     parser.add_argument(
         '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--batch-size', type=int, default=16)
     parser.add_argument(
         '--scales', type=float, nargs='+',
-        help="default: the config's aug_test_cfg.scales")
+        help="scale ratios (default: the config's aug_test_cfg.scales)")
     parser.add_argument('--height', type=int, default=522)
     parser.add_argument('--width', type=int, default=775)
     args = parser.parse_args()
 
+    cfg = use_aug_test(Config.fromfile(args.config))
+    test_cfg = cfg.model.test_cfg
+    options = dict(
+        tile_size=test_cfg.tile_size,
+        tile_stride=test_cfg.tile_stride,
+        scales=args.scales or list(test_cfg.scales),
+        flip=test_cfg.flip,
+        crop_size=test_cfg.crop_size,
+        stride=test_cfg.stride)
     torch.manual_seed(0)
-    model = build_model(args.model, args.config, args.device)
+    model = build_model(args.model, cfg.model, args.device)
     image = torch.randn(1, 3, args.height, args.width, device=args.device)
-    options = {
-        k: v
-        for k, v in Config.fromfile(args.config).aug_test_cfg.items()
-        if k not in ('mode', 'batch_size')
-    }
-    if args.scales:
-        options['scales'] = args.scales
 
     def run(batch_size: int) -> torch.Tensor:
         return tile_aug_probs(model.encode_windows, image, model.out_channels,

@@ -9,9 +9,8 @@ import pytest
 import torch
 from mmengine.registry import init_default_scope
 
-from oeem_mmseg.apis.inference import (infer_images,
-                                       init_segmentor, segment_image)
-from oeem_mmseg.apis.runner import adapt_to_device, load_config
+from oeem_mmseg.apis.config import adapt_to_device, load_config
+from oeem_mmseg.apis.inference import infer_images, init_model, segment_image
 from oeem_mmseg.utils import OEEMInputError
 from oeem_mmseg.utils.grid import block_boxes
 
@@ -46,7 +45,7 @@ def test_block_boxes_cover_the_image_once():
 
 
 def test_blocks_agree_with_whole_image_inside_the_cores(tiny_checkpoint):
-    model = init_segmentor(TINY_SEG, tiny_checkpoint)
+    model = init_model(TINY_SEG, tiny_checkpoint)
     image = np.random.default_rng(0).integers(0, 255, (150, 230, 3),
                                               dtype=np.uint8)
     whole = segment_image(model, image, block_size=1024)
@@ -92,9 +91,9 @@ def test_infer_errors_name_the_file(tiny_checkpoint, tmp_path, capsys):
     other = str(tmp_path / 'other.pth')
     torch.save(dict(state_dict={'fc.weight': torch.ones(2, 2)}), other)
     with pytest.raises(OEEMInputError, match="not a checkpoint of the config's model"):
-        init_segmentor(TINY_SEG, other)
+        init_model(TINY_SEG, other)
     corrupt = tmp_path / 'corrupt.png'
     corrupt.write_bytes(b'not an image')
-    model = init_segmentor(TINY_SEG, tiny_checkpoint)
+    model = init_model(TINY_SEG, tiny_checkpoint)
     with pytest.raises(OEEMInputError, match='corrupt.png'):
         infer_images(model, [str(corrupt)], str(tmp_path / 'o'))

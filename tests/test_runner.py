@@ -14,7 +14,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import oeem_mmseg  # noqa: F401  (registers everything)
-from oeem_mmseg.apis import runner
+from oeem_mmseg.apis import (adapt_to_device, configure_test, configure_train,
+                             load_config, use_aug_test)
 from oeem_mmseg.utils import OEEMInputError
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -37,7 +38,7 @@ def test_every_repository_config_loads():
     configs = glob.glob(osp.join(REPO, 'configs', 'oeem', '*.py'))
     assert len(configs) >= 8
     for path in configs:
-        cfg = runner.load_config(path)
+        cfg = load_config(path)
         assert cfg.work_dir.endswith(osp.splitext(osp.basename(path))[0])
         assert 'oeem_mmseg' in cfg.custom_imports.imports
 
@@ -58,6 +59,26 @@ def test_ablation_configs_state_only_their_difference():
     ohem = Config.fromfile(
         osp.join(REPO, 'configs/oeem/pspnet_r38_glas_ohem.py'))
     assert ohem.model.decode_head.sampler.type == 'OHEMPixelSampler'
+    baseline = Config.fromfile(
+        osp.join(REPO, 'configs/oeem/pspnet_r38_glas_baseline.py'))
+    for head, weight in (('decode_head', 1.0), ('auxiliary_head', 0.4)):
+        assert baseline.model[head].loss_decode == dict(
+            type='CrossEntropyLoss', loss_weight=weight)
+        assert oeem.model[head].loss_decode == dict(
+            type='OEEMLoss', weight_type='l_norm', loss_weight=weight)
+
+
+def test_classification_configs_state_the_cam_input_size_once():
+    for name, size in (('cls_r38_glas.py', 224),
+                       ('cls_r38_glas_quick.py', 112)):
+        cfg = Config.fromfile(osp.join(REPO, 'configs', 'oeem', name))
+        assert cfg.default_scope == 'mmpretrain'
+        assert set(cfg.cam_cfg) == {'scales', 'input_size'}
+        assert cfg.cam_cfg.input_size == size
+        pipelines = (cfg.train_dataloader.dataset.pipeline +
+                     cfg.test_dataloader.dataset.pipeline)
+        sizes = [t.scale for t in pipelines if 'scale' in t]
+        assert sizes and set(sizes) == {size}
 
 
 def test_bad_config_and_options_are_one_line_errors(tmp_path, capsys):
@@ -69,15 +90,39 @@ def test_bad_config_and_options_are_one_line_errors(tmp_path, capsys):
         test_tool.main([TINY_SEG, str(tmp_path / 'nope.pth')])
     assert 'nope.pth: checkpoint file not found' in capsys.readouterr().err
     with pytest.raises(OEEMInputError, match='--resume'):
-        runner.configure_train(
-            runner.load_config(TINY_SEG), resume=str(tmp_path / 'x.pth'))
+        configure_train(load_config(TINY_SEG), resume=str(tmp_path / 'x.pth'))
+
+
+def test_tta_and_aug_test_together_are_one_line_error(tmp_path, capsys):
+    checkpoint = tmp_path / 'ckpt.pth'
+    checkpoint.touch()
+    with pytest.raises(SystemExit) as exit_info:
+        test_tool.main([TINY_SEG, str(checkpoint), '--tta', '--aug-test'])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: --tta and --aug-test exclude each other')
+    assert err.count('\n') == 1
+    with pytest.raises(OEEMInputError, match='choose one'):
+        configure_test(load_config(TINY_SEG), str(checkpoint), tta=True,
+                       aug_test=True)
+
+
+def test_paper_test_protocol_has_one_source():
+    cfg = load_config(osp.join(REPO, 'configs/oeem/pspnet_r38_glas_oeem.py'))
+    scales = [0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
+    resizes = cfg.tta_pipeline[1].transforms[0]
+    assert [t.scale_factor for t in resizes] == scales
+    use_aug_test(cfg)
+    assert cfg.model.test_cfg == dict(
+        mode='tile_aug', tile_size=256, tile_stride=192, scales=scales,
+        flip=True, crop_size=(320, 320), stride=(256, 256), batch_size=16)
 
 
 def test_sync_bn_becomes_bn_without_gpu_or_process_group():
-    cfg = runner.load_config(
+    cfg = load_config(
         osp.join(REPO, 'configs/oeem/pspnet_r38_glas_oeem.py'))
     assert cfg.model.backbone.norm_cfg.type == 'SyncBN'
-    runner.adapt_to_device(cfg)
+    adapt_to_device(cfg)
     assert cfg.model.backbone.norm_cfg.type == 'BN'
     assert cfg.model.decode_head.norm_cfg.type == 'BN'
     assert cfg.model.auxiliary_head.norm_cfg.type == 'BN'

@@ -4,7 +4,7 @@
 """
 import argparse
 
-from oeem_mmseg.apis.inference import infer_images, init_segmentor
+from oeem_mmseg.apis.inference import infer_images, init_model
 from oeem_mmseg.utils import exit_on_user_error
 from oeem_mmseg.utils.cli import add_cfg_options
 
@@ -29,8 +29,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 @exit_on_user_error
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    model = init_segmentor(args.config, args.checkpoint, args.device,
-                           args.aug_test, args.cfg_options)
+    model = init_model(args.config, args.checkpoint, args.device,
+                       args.aug_test, args.cfg_options)
     summary = infer_images(model, args.inputs, args.out, args.block_size)
     print(f'{summary["done"]} segmented, {summary["skipped"]} already done; '
           f'results in {args.out}')

@@ -5,7 +5,8 @@
 """
 import argparse
 
-from oeem_mmseg.apis import runner
+from oeem_mmseg.apis import (LAUNCHERS, configure_test, load_config,
+                             set_local_rank, test_model)
 from oeem_mmseg.utils import exit_on_user_error
 from oeem_mmseg.utils.cli import add_cfg_options, add_launcher_options
 
@@ -28,22 +29,23 @@ def parse_args(argv=None) -> argparse.Namespace:
         'windows 320/256, softmax average')
     parser.add_argument(
         '--tta', action='store_true',
-        help="MMSeg's test-time augmentation (tta_model / tta_pipeline)")
+        help="MMSeg's test-time augmentation (tta_model / tta_pipeline); "
+        'not with --aug-test')
     add_cfg_options(parser)
-    add_launcher_options(parser, runner.LAUNCHERS)
+    add_launcher_options(parser, LAUNCHERS)
     return parser.parse_args(argv)
 
 
 @exit_on_user_error
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    runner.set_local_rank(args.local_rank)
-    cfg = runner.load_config(args.config, args.work_dir, args.cfg_options,
-                             args.launcher)
-    runner.configure_test(cfg, args.checkpoint, out=args.out,
-                          show_dir=args.show_dir, tta=args.tta,
-                          aug_test=args.aug_test)
-    return runner.test(cfg)
+    set_local_rank(args.local_rank)
+    cfg = load_config(args.config, args.work_dir, args.cfg_options,
+                      args.launcher)
+    configure_test(cfg, args.checkpoint, out=args.out,
+                   show_dir=args.show_dir, tta=args.tta,
+                   aug_test=args.aug_test)
+    return test_model(cfg)
 
 
 if __name__ == '__main__':

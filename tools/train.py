@@ -5,7 +5,8 @@
 """
 import argparse
 
-from oeem_mmseg.apis import runner
+from oeem_mmseg.apis import (LAUNCHERS, configure_train, load_config,
+                             set_local_rank, train_model)
 from oeem_mmseg.utils import exit_on_user_error
 from oeem_mmseg.utils.cli import add_cfg_options, add_launcher_options
 
@@ -24,18 +25,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--amp', action='store_true', help='mixed precision (CUDA)')
     add_cfg_options(parser)
-    add_launcher_options(parser, runner.LAUNCHERS)
+    add_launcher_options(parser, LAUNCHERS)
     return parser.parse_args(argv)
 
 
 @exit_on_user_error
 def main(argv=None) -> None:
     args = parse_args(argv)
-    runner.set_local_rank(args.local_rank)
-    cfg = runner.load_config(args.config, args.work_dir, args.cfg_options,
-                             args.launcher)
-    runner.configure_train(cfg, resume=args.resume, amp=args.amp)
-    runner.train(cfg)
+    set_local_rank(args.local_rank)
+    cfg = load_config(args.config, args.work_dir, args.cfg_options,
+                      args.launcher)
+    configure_train(cfg, resume=args.resume, amp=args.amp)
+    train_model(cfg)
 
 
 if __name__ == '__main__':

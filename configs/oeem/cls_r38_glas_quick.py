@@ -1,14 +1,19 @@
 # A short CPU schedule of the classification stage for trying the whole
 # pipeline on a small folder (e.g. ../shared/data/glas_subset): ResNet-38 at
-# 1/8 width, random initialisation, 112 px network inputs (not 224), 2 epochs;
-# CAMs at 2 scales. Not for paper numbers.
+# 1/8 width, random initialisation, 112 px network inputs (the patches
+# themselves, not upsampled), 2 epochs; CAMs at 2 scales. Not for paper
+# numbers.
 _base_ = './cls_r38_glas.py'
+cam_input_size = 112
 model = dict(
     backbone=dict(width_mult=1 / 8, init_cfg=None),
     head=dict(in_channels=(64, 128, 512)))
 train_pipeline = [
     dict(type='LoadGlaSPatch'),
-    dict(type='RandomResizedCrop', scale=112, crop_ratio_range=(0.7, 1.0)),
+    dict(
+        type='RandomResizedCrop',
+        scale=cam_input_size,
+        crop_ratio_range=(0.7, 1.0)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
     dict(type='PackInputs'),
@@ -26,4 +31,4 @@ train_cfg = dict(max_epochs=2)
 param_scheduler = [dict(type='PolyLR', power=0.9, eta_min=0.0, by_epoch=True,
                         begin=0, end=2, convert_to_iter_based=True)]
 default_hooks = dict(logger=dict(interval=10))
-cam_cfg = dict(scales=(1.0, 1.5), input_size=112)
+cam_cfg = dict(scales=(1.0, 1.5), input_size=cam_input_size)

@@ -1,11 +1,6 @@
-# Weakly-supervised baseline: plain cross-entropy on the pseudo-masks.
-_base_ = './pspnet_r38_glas_oeem.py'
-model = dict(
-    decode_head=dict(
-        loss_decode=dict(
-            _delete_=True, type='CrossEntropyLoss', use_sigmoid=False,
-            loss_weight=1.0)),
-    auxiliary_head=dict(
-        loss_decode=dict(
-            _delete_=True, type='CrossEntropyLoss', use_sigmoid=False,
-            loss_weight=0.4)))
+# Weakly-supervised baseline: PSPNet-ResNet38 with plain cross-entropy (the
+# base model's loss) on the CAM pseudo-masks.
+_base_ = [
+    '../_base_/models/pspnet_r38.py', '../_base_/datasets/glas.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_10k.py'
+]

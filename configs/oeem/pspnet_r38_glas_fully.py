@@ -1,4 +1,3 @@
 # Fully supervised upper bound: cross-entropy on the ground-truth masks.
 _base_ = './pspnet_r38_glas_baseline.py'
-train_dataloader = dict(
-    dataset=dict(data_prefix=dict(img_path='images', seg_map_path='masks')))
+train_dataloader = dict(dataset=dict(data_prefix=dict(seg_map_path='masks')))

@@ -1,9 +1,12 @@
-from .inference import infer_images, init_segmentor, segment_image
+from .config import (LAUNCHERS, adapt_to_device, configure_test,
+                     configure_train, load_config, use_aug_test)
+from .inference import infer_images, init_model, segment_image
 from .pseudo_masks import make_pseudo_masks
-from .runner import configure_test, configure_train, load_config, test, train
+from .train_test import build_runner, set_local_rank, test_model, train_model
 
 __all__ = [
-    'configure_test', 'configure_train', 'infer_images',
-    'init_segmentor', 'load_config', 'make_pseudo_masks', 'segment_image',
-    'test', 'train'
+    'LAUNCHERS', 'adapt_to_device', 'build_runner',
+    'configure_test', 'configure_train', 'infer_images', 'init_model',
+    'load_config', 'make_pseudo_masks', 'segment_image', 'set_local_rank',
+    'test_model', 'train_model', 'use_aug_test'
 ]

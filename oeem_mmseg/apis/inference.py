@@ -14,16 +14,16 @@ from ..utils.errors import OEEMInputError
 from ..utils.grid import block_boxes
 from ..utils.io import atomic_write_png, read_rgb
 from ..utils.visualization import label_overlay
-from .runner import adapt_to_device, load_config, use_aug_test
+from .config import adapt_to_device, load_config, use_aug_test
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
 
-def init_segmentor(config: str,
-                   checkpoint: str,
-                   device: str = 'cpu',
-                   aug_test: bool = False,
-                   cfg_options: Optional[dict] = None) -> torch.nn.Module:
+def init_model(config: str,
+               checkpoint: str,
+               device: str = 'cpu',
+               aug_test: bool = False,
+               cfg_options: Optional[dict] = None) -> torch.nn.Module:
     """Build the segmentor of ``config`` in eval mode with the weights of
     ``checkpoint`` (strict; a checkpoint of another model is an
     :class:`OEEMInputError`). ``aug_test`` selects the paper's tiled

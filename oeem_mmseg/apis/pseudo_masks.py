@@ -21,7 +21,7 @@ from ..utils.errors import OEEMInputError
 from ..utils.io import (atomic_write_png, check_mask_size, read_binary_mask,
                         read_rgb)
 from ..utils.visualization import cam_strip
-from .runner import adapt_to_device, load_config
+from .config import adapt_to_device, load_config
 
 # Sub-folder of the output folder holding the CAM argmax maps.
 CAM_SUBDIR = 'cam'

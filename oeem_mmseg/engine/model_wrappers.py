@@ -10,7 +10,7 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
 
     MMEngine's runner always passes ``device_ids=[LOCAL_RANK]``, which torch
     rejects for a CPU module; this wrapper drops it. The runner helpers in
-    :mod:`oeem_mmseg.apis.runner` select it when no GPU is present.
+    :mod:`oeem_mmseg.apis.config` select it when no GPU is present.
     """
 
     def __init__(self, module, device_ids=None, **kwargs) -> None:

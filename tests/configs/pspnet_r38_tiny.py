@@ -3,6 +3,8 @@
 # prepared folder. data_root is set by the tests.
 _base_ = '../../configs/oeem/pspnet_r38_glas_oeem.py'
 crop_size = (64, 64)
+tile_size = 64
+tile_stride = 48
 model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(width_mult=1 / 16, init_cfg=None),
@@ -10,8 +12,7 @@ model = dict(
     auxiliary_head=dict(in_channels=64, channels=8),
     test_cfg=dict(crop_size=crop_size, stride=(48, 48), batch_size=4))
 aug_test_cfg = dict(
-    tile_size=64, tile_stride=48, scales=[0.75, 1.0], crop_size=crop_size,
-    stride=(48, 48), batch_size=4)
+    tile_size=tile_size, tile_stride=tile_stride, scales=[0.75, 1.0])
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -27,7 +28,8 @@ train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
     dataset=dict(
         data_prefix=dict(img_path='images', seg_map_path='masks'),
-        tile_size=64, tile_stride=48, pipeline=train_pipeline))
+        tile_size=tile_size, tile_stride=tile_stride,
+        pipeline=train_pipeline))
 val_dataloader = dict(num_workers=0, persistent_workers=False)
 test_dataloader = dict(num_workers=0, persistent_workers=False)
 train_cfg = dict(max_iters=2, val_interval=2)

@@ -1,9 +1,14 @@
-# GlaS as prepared by tools/prepare_glas.py: images/, masks/, splits/.
+# GlaS as prepared by tools/dataset_converters/glas.py: images/, masks/, splits/.
 # Training: the training images with pseudo-masks (tools/make_pseudo_masks.py
 # --out data/glas/pseudo_masks), cut into 256x256 tiles with stride 192.
 dataset_type = 'GlaSDataset'
 data_root = 'data/glas'
 crop_size = (256, 256)
+# training and test images are cut into tiles of this side and stride
+tile_size = 256
+tile_stride = 192
+# the scale ratios of the paper's test, for --aug-test and --tta
+test_scales = [0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
@@ -23,14 +28,23 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs'),
 ]
-tta_ratios = [0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
+# the paper's test (tools/test.py --aug-test): tiles, each seen at every test
+# scale x flip, each view by the sliding windows of model.test_cfg, softmax
+# averaged
+aug_test_cfg = dict(
+    mode='tile_aug',
+    tile_size=tile_size,
+    tile_stride=tile_stride,
+    scales=test_scales,
+    flip=True)
+# MMSeg's test-time augmentation (tools/test.py --tta) at the same scales
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
     dict(
         type='TestTimeAug',
         transforms=[
             [dict(type='Resize', scale_factor=r, keep_ratio=True)
-             for r in tta_ratios],
+             for r in test_scales],
             [dict(type='RandomFlip', prob=0., direction='horizontal'),
              dict(type='RandomFlip', prob=1., direction='horizontal')],
             [dict(type='LoadAnnotations')],
@@ -47,8 +61,8 @@ train_dataloader = dict(
         data_root=data_root,
         ann_file='splits/train.txt',
         data_prefix=dict(img_path='images', seg_map_path='pseudo_masks'),
-        tile_size=256,
-        tile_stride=192,
+        tile_size=tile_size,
+        tile_stride=tile_stride,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=1,

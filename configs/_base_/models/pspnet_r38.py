@@ -1,5 +1,6 @@
-# PSPNet on ResNet-38 (conv6) with an FCN auxiliary head on conv5; both heads
-# use the OEEM loss (REFERENCE.md "Segmentation stage").
+# PSPNet on ResNet-38 (conv6) with an FCN auxiliary head on conv5
+# (REFERENCE.md "Segmentation stage"), both with plain cross-entropy;
+# configs/oeem/pspnet_r38_glas_oeem.py puts the OEEM loss on both heads.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -28,8 +29,7 @@ model = dict(
         num_classes=2,
         norm_cfg=norm_cfg,
         align_corners=False,
-        loss_decode=dict(type='OEEMLoss', weight_type='l_norm',
-                         loss_weight=1.0)),
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=1.0)),
     auxiliary_head=dict(
         type='FCNHead',
         in_channels=1024,
@@ -41,20 +41,9 @@ model = dict(
         num_classes=2,
         norm_cfg=norm_cfg,
         align_corners=False,
-        loss_decode=dict(type='OEEMLoss', weight_type='l_norm',
-                         loss_weight=0.4)),
+        loss_decode=dict(type='CrossEntropyLoss', loss_weight=0.4)),
     train_cfg=dict(),
-    # single-scale whole-image sliding windows, batched
+    # single-scale whole-image sliding windows, batched; --aug-test keeps them
+    # for each view of the paper's test (aug_test_cfg in the dataset config)
     test_cfg=dict(
         mode='slide', crop_size=(320, 320), stride=(256, 256), batch_size=16))
-# the paper's test (tools/test.py --aug-test): 256/192 tiles, 8 ratios x flip,
-# sliding windows 320/256 on each view, softmax averaged
-aug_test_cfg = dict(
-    mode='tile_aug',
-    tile_size=256,
-    tile_stride=192,
-    scales=[0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0],
-    flip=True,
-    crop_size=(320, 320),
-    stride=(256, 256),
-    batch_size=16)

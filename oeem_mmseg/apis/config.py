@@ -1,14 +1,12 @@
-"""Training and testing through MMEngine's runner, for every config of this
-repository (segmentation: ``default_scope='mmseg'``; classification:
-``default_scope='mmpretrain'``), on GPUs or, when there is none, on the CPU."""
-import os
+"""Loading a config and applying the command-line options to it, for every
+config of this repository (segmentation: ``default_scope='mmseg'``;
+classification: ``default_scope='mmpretrain'``), on GPUs or, when there is
+none, on the CPU."""
 import os.path as osp
 from typing import Optional
 
 import torch
-import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict
-from mmengine.runner import Runner
 
 from ..utils.errors import OEEMInputError
 
@@ -38,7 +36,7 @@ def load_config(config: str,
     return cfg
 
 
-def _replace_sync_bn(node):
+def _replace_sync_bn(node) -> None:
     """Recursively turn ``SyncBN`` norm configs into ``BN`` (in place)."""
     if isinstance(node, dict):
         if node.get('type') == 'SyncBN':
@@ -68,34 +66,6 @@ def adapt_to_device(cfg: Config) -> Config:
     return cfg
 
 
-def _init_cpu_process_group(cfg: Config) -> None:
-    """MMEngine's launcher set-up calls ``torch.cuda.set_device``; without a
-    GPU the gloo group is made here and MMEngine then finds it ready."""
-    if (cfg.launcher == 'pytorch' and not torch.cuda.is_available()
-            and not torch_dist.is_initialized()):
-        torch_dist.init_process_group(backend='gloo')
-
-
-def _close_process_group() -> None:
-    """Tear the process group down once a distributed run is over: left to
-    interpreter exit, gloo's threads can abort the process (``terminate
-    called without an active exception``) after a successful run."""
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
-
-
-def build_runner(cfg: Config) -> Runner:
-    """The runner for ``cfg`` (``runner_type`` honoured), after
-    :func:`adapt_to_device`."""
-    adapt_to_device(cfg)
-    _init_cpu_process_group(cfg)
-    if 'runner_type' in cfg:
-        from mmengine.registry import RUNNERS
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
-
-
 def configure_train(cfg: Config,
                     resume: Optional[str] = None,
                     amp: bool = False) -> Config:
@@ -117,27 +87,21 @@ def configure_train(cfg: Config,
     return cfg
 
 
-def train(cfg: Config) -> torch.nn.Module:
-    """Train with MMEngine's runner; returns the trained model."""
-    runner = build_runner(cfg)
-    try:
-        return runner.train()
-    finally:
-        _close_process_group()
-
-
 def _is_segmentation(cfg: Config) -> bool:
     return cfg.get('default_scope', 'mmseg') == 'mmseg'
 
 
 def use_aug_test(cfg: Config) -> Config:
-    """Switch inference to the paper's protocol: ``model.test_cfg`` becomes
-    the config's ``aug_test_cfg``."""
+    """Switch inference to the paper's protocol: the config's
+    ``aug_test_cfg`` (mode ``tile_aug``: tiles, scales, flip) is merged into
+    ``model.test_cfg``, whose sliding windows it keeps unless it sets its
+    own."""
     if not _is_segmentation(cfg) or 'aug_test_cfg' not in cfg:
         raise OEEMInputError(
             '--aug-test: the config has no aug_test_cfg (it is for '
             'segmentation configs of this repository)')
-    cfg.model.test_cfg = cfg.aug_test_cfg
+    cfg.model.test_cfg = ConfigDict(
+        {**(cfg.model.get('test_cfg') or {}), **cfg.aug_test_cfg})
     return cfg
 
 
@@ -155,10 +119,14 @@ def configure_test(cfg: Config,
             per pixel). Classification: a ``.pkl`` file of the predictions.
         show_dir: Folder for painted predictions (overlays).
         tta: MMSeg's test-time augmentation (``tta_model``/``tta_pipeline``).
-        aug_test: The paper's protocol: ``model.test_cfg`` is replaced by the
-            config's ``aug_test_cfg`` (tiles, 8 scales x flip, batched sliding
-            windows).
+        aug_test: The paper's protocol (:func:`use_aug_test`: tiles, 8 scales
+            x flip, batched sliding windows). Exclusive with ``tta``.
     """
+    if tta and aug_test:
+        raise OEEMInputError(
+            '--tta and --aug-test exclude each other: --aug-test is the '
+            "paper's tiled multi-scale + flip test, --tta MMSeg's test-time "
+            'augmentation; choose one')
     if not osp.isfile(checkpoint):
         raise OEEMInputError(f'{checkpoint}: checkpoint file not found')
     cfg.load_from = checkpoint
@@ -197,17 +165,3 @@ def configure_test(cfg: Config,
                 dict(type='DumpResults', out_file_path=out)
             ]
     return cfg
-
-
-def test(cfg: Config) -> dict:
-    """Test with MMEngine's runner; returns the metrics."""
-    runner = build_runner(cfg)
-    try:
-        return runner.test()
-    finally:
-        _close_process_group()
-
-
-def set_local_rank(local_rank: int) -> None:
-    """Older launchers pass ``--local-rank``; MMEngine reads LOCAL_RANK."""
-    os.environ.setdefault('LOCAL_RANK', str(local_rank))
