@@ -1,7 +1,9 @@
-"""GlaS in the prepared layout (see :func:`prepare_glas`) as an mmseg dataset.
+"""GlaS in the prepared layout (see tools/dataset_converters/glas.py) as an
+mmseg dataset.
 
 Layout under ``data_root``: ``images/NAME.png`` (RGB), ``masks/NAME.png``
-(0 non-gland, 1 gland) and ``splits/{train,val,testA,testB,test}.txt``.
+(0 non-gland, 1 gland), ``splits/{train,val,testA,testB,test}.txt`` and,
+from the official release, ``instances/NAME.png`` (ground-truth glands).
 """
 import os.path as osp
 from typing import List, Optional, Tuple
