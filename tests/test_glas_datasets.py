@@ -4,6 +4,7 @@ import os
 import os.path as osp
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -16,6 +17,7 @@ from mmseg.registry import DATASETS
 from PIL import Image
 
 from oeem_mmseg.datasets.glas import GLAS_PALETTE, GlaSDataset, read_split
+from oeem_mmseg.evaluation import GlaSMetric
 from oeem_mmseg.datasets.glas_patch import GlaSPatchDataset, patch_labels
 from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.datasets.transforms import (CropTile, LoadGlaSPatch,
@@ -314,3 +316,30 @@ def test_glas_dataset_errors(glas_prepared):
         pipeline=SEG_PIPELINE)
     with pytest.raises(OEEMInputError, match='masks/testA_1.png: mask size'):
         dataset[0]
+
+
+def test_test_set_carries_instance_maps_to_the_metric(glas_prepared,
+                                                      glas_official_src):
+    """The config's test set packs the official instance maps; GlaSMetric
+    counts the annotated glands."""
+    cfg = Config.fromfile(
+        osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
+                 'oeem', 'pspnet_r38_glas_oeem.py'))
+    dataset_cfg = dict(cfg.test_dataloader.dataset, data_root=glas_prepared)
+    dataset_cfg.pop('type')
+    dataset = build_seg_dataset(**dataset_cfg)
+    sample = dataset[0]['data_samples']
+    name = osp.splitext(osp.basename(sample.img_path))[0]
+    assert sample.instance_path == osp.join(glas_prepared, 'instances',
+                                            name + '.png')
+    instances = cv2.imread(osp.join(glas_official_src, name + '_anno.bmp'),
+                           cv2.IMREAD_UNCHANGED)
+    metric = GlaSMetric()
+    metric.process({}, [
+        dict(sample.to_dict(),
+             pred_sem_seg=dict(data=sample.gt_sem_seg.data))
+    ])
+    result = metric.results[0]
+    assert result['instances']
+    # every annotated gland is a ground-truth object (touching ones too)
+    assert result['tp'] + result['fn'] == len(np.unique(instances)) - 1

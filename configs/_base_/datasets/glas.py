@@ -1,4 +1,5 @@
-# GlaS as prepared by tools/dataset_converters/glas.py: images/, masks/, splits/.
+# GlaS as prepared by tools/dataset_converters/glas.py: images/, masks/,
+# splits/ (and instances/ from the official release).
 # Training: the training images with pseudo-masks (tools/make_pseudo_masks.py
 # --out data/glas/pseudo_masks), cut into 256x256 tiles with stride 192.
 dataset_type = 'GlaSDataset'
@@ -23,10 +24,16 @@ train_pipeline = [
     dict(type='PhotoMetricDistortion'),
     dict(type='PackSegInputs'),
 ]
+# instance_path: the ground-truth instance map of the official release (see
+# GlaSDataset), counted by GlaSMetric's object metrics
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs'),
+    dict(
+        type='PackSegInputs',
+        meta_keys=('img_path', 'seg_map_path', 'instance_path', 'ori_shape',
+                   'img_shape', 'pad_shape', 'scale_factor', 'flip',
+                   'flip_direction', 'reduce_zero_label')),
 ]
 # the paper's test (tools/test.py --aug-test): tiles, each seen at every test
 # scale x flip, each view by the sliding windows of model.test_cfg, softmax
@@ -73,7 +80,9 @@ val_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='splits/val.txt',
-        data_prefix=dict(img_path='images', seg_map_path='masks'),
+        data_prefix=dict(
+            img_path='images', seg_map_path='masks',
+            instance_path='instances'),
         pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=1,
@@ -84,7 +93,9 @@ test_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='splits/test.txt',
-        data_prefix=dict(img_path='images', seg_map_path='masks'),
+        data_prefix=dict(
+            img_path='images', seg_map_path='masks',
+            instance_path='instances'),
         pipeline=test_pipeline))
 # model selection on the held-out val split only (mIoU; object metrics skipped)
 val_evaluator = dict(type='GlaSMetric', object_metrics=False)
