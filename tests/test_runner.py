@@ -1,6 +1,7 @@
 """The foundation: config loading, device adaptation, checkpoint loading on
 torch >= 2.6, and tools/train.py + tools/test.py on tiny configs (CPU)."""
 import glob
+import json
 import os
 import os.path as osp
 import subprocess
@@ -186,6 +187,13 @@ def test_train_classification_config(glas_prepared, tmp_path):
     train_tool.main([TINY_CLS, '--work-dir', work_dir] +
                     data_root_options(glas_prepared))
     assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
+    # the classifier is selected by the pseudo-mask mIoU of the val images
+    assert osp.isfile(osp.join(work_dir, 'best_pseudo_mask_mIoU_epoch_1.pth'))
+    scalars = [json.loads(line) for line in open(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json'))[0])]
+    val = [entry for entry in scalars if 'pseudo_mask/mIoU' in entry]
+    assert val and 0 <= val[0]['pseudo_mask/mIoU'] <= 100
+    assert 0 <= val[0]['cam/mIoU'] <= 100
     metrics = test_tool.main([
         TINY_CLS, osp.join(work_dir, 'epoch_1.pth'), '--work-dir', work_dir,
         '--out', str(tmp_path / 'preds.pkl')

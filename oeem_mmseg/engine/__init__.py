@@ -1,4 +1,8 @@
+from .cam_validation_hook import CAMValidationHook
 from .hooks import SegPredictionWriterHook
 from .model_wrappers import CPUDistributedDataParallel
 
-__all__ = ['CPUDistributedDataParallel', 'SegPredictionWriterHook']
+__all__ = [
+    'CAMValidationHook', 'CPUDistributedDataParallel',
+    'SegPredictionWriterHook'
+]

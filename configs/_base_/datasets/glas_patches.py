@@ -1,6 +1,6 @@
-# GlaS as prepared by tools/prepare_glas.py, cut into 112x112 patches (stride
-# 56) labelled by the classes covering more than 5 % of them, upsampled to the
-# network input (REFERENCE.md "Classification stage").
+# GlaS as prepared by tools/dataset_converters/glas.py, cut into 112x112
+# patches (stride 56) labelled by the classes covering more than 5 % of them,
+# upsampled to the network input (REFERENCE.md "Classification stage").
 dataset_type = 'GlaSPatchDataset'
 data_root = 'data/glas'
 # the network input side of a patch (training, testing) and of each CAM crop
@@ -51,6 +51,9 @@ val_evaluator = [
     dict(type='MultiLabelMetric', thr=0.5, average='macro'),
     dict(type='AveragePrecision'),
 ]
+# after each validation, the CAM and pseudo-mask mIoU of the val images
+# (cam/mIoU, pseudo_mask/mIoU): the classifier is selected by its pseudo-masks
+custom_hooks = [dict(type='CAMValidationHook')]
 test_dataloader = val_dataloader
 test_evaluator = val_evaluator
 # pseudo-masks (tools/make_pseudo_masks.py): the patch scales whose CAMs are

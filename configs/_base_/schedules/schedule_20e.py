@@ -23,7 +23,8 @@ default_hooks = dict(
         type='CheckpointHook',
         interval=1,
         max_keep_ckpts=3,
-        save_best='multi-label/f1-score',
+        # the pseudo-mask mIoU of the val images (CAMValidationHook)
+        save_best='pseudo_mask/mIoU',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False))

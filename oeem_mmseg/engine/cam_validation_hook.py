@@ -1,0 +1,74 @@
+"""Classifier selection by the quality of its pseudo-masks on the
+validation images (as the authors' release selected its classifier)."""
+from typing import Dict, Optional
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+from ..cam import MultiScaleCAM, image_pseudo_mask
+from ..evaluation import GlaSMetric
+from ..utils.io import check_mask_size, read_binary_mask, read_rgb
+
+
+@HOOKS.register_module()
+class CAMValidationHook(Hook):
+    """Add the CAM and pseudo-mask mIoU (percent) of the validation images to
+    the validation metrics, as ``cam/mIoU`` and ``pseudo_mask/mIoU``.
+
+    After each validation epoch of the classifier, the CAM step
+    (:mod:`oeem_mmseg.cam`, the config's ``cam_cfg``) runs on every image of
+    ``val_dataloader.dataset`` (a ``GlaSPatchDataset``: patch labels from
+    its masks) and its maps are compared with the masks. The hook runs
+    before ``CheckpointHook`` and the logger, so
+    ``save_best='pseudo_mask/mIoU'`` keeps the classifier whose pseudo-masks
+    are best, and the log shows both.
+
+    Args:
+        batch_size: Crops per forward pass.
+    """
+
+    priority = 'NORMAL'  # before the logger and CheckpointHook read metrics
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+
+    def after_val_epoch(self,
+                        runner,
+                        metrics: Optional[Dict[str, float]] = None) -> None:
+        from ..apis.pseudo_masks import checked_cam_cfg
+        if metrics is None:
+            return
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        dataset = runner.val_dataloader.dataset
+        class_names = dataset.metainfo['classes']
+        generator = MultiScaleCAM(
+            model,
+            patch_size=dataset.patch_size,
+            patch_stride=dataset.patch_stride,
+            batch_size=self.batch_size,
+            **checked_cam_cfg(runner.cfg))
+        counts = dict(cam=[], pseudo_mask=[])
+        was_training = model.training
+        model.eval()
+        for item in dataset.image_patches():
+            image = read_rgb(item.img_path)
+            gt = read_binary_mask(item.seg_map_path)
+            check_mask_size(item.seg_map_path, gt.shape, item.img_path,
+                            image.shape)
+            result = image_pseudo_mask(generator, image, item.boxes,
+                                       item.labels)
+            for key, pred in (('cam', result.cam),
+                              ('pseudo_mask', result.pseudo)):
+                counts[key].append(
+                    GlaSMetric.intersect_and_union(pred, gt,
+                                                   len(class_names)))
+        model.train(was_training)
+        for key, image_counts in counts.items():
+            summary = GlaSMetric.pixel_summary(image_counts, class_names)
+            value = round(100 * summary['mIoU'], 2)
+            # CheckpointHook reads ``metrics``; the logger the message hub,
+            # which RuntimeInfoHook filled before this hook ran
+            metrics[f'{key}/mIoU'] = value
+            runner.message_hub.update_scalar(f'val/{key}/mIoU', value)
