@@ -364,8 +364,9 @@ def prepare_glas(src: str,
         (see :func:`scan_glas_source`).
     """
     pairs, ignored = scan_glas_source(src)
-    for folder in ('', 'images', 'masks', 'instances', 'splits'):
-        check_output_location(osp.join(out, folder), 'OUT', inputs=[src])
+    for folder in [out] + [osp.join(out, sub) for sub in (
+            'images', 'masks', 'instances', 'splits')]:
+        check_output_location(folder, 'OUT', inputs=[src])
     names = sorted(pairs, key=natural_key)
     by_prefix = {prefix: [n for n in names if glas_name(n) is not None
                           and n.startswith(prefix + '_')]
