@@ -65,8 +65,8 @@ def snapshot(paths: Iterable[str]) -> Dict[str, Tuple[str, int]]:
         root = Path(root)
         for path in [root] if root.is_file() else sorted(root.rglob('*')):
             if path.is_file():
-                files[str(path)] = (hashlib.sha1(path.read_bytes()).hexdigest(),
-                                    path.stat().st_mtime_ns)
+                digest = hashlib.sha1(path.read_bytes()).hexdigest()
+                files[str(path)] = (digest, path.stat().st_mtime_ns)
     return files
 
 
@@ -463,7 +463,8 @@ def test_unreadable_inputs_say_permission_denied(make_glas_source,
 
 
 def test_output_check_sees_folder_permissions(shared_dir):
-    locked, open_ = osp.join(shared_dir, 'locked'), osp.join(shared_dir, 'open')
+    locked = osp.join(shared_dir, 'locked')
+    open_ = osp.join(shared_dir, 'open')
     os.mkdir(locked)
     os.chmod(locked, 0o555)
     os.mkdir(open_)

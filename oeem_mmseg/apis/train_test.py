@@ -1,7 +1,6 @@
 """Training and testing a loaded config (:mod:`.config`) with MMEngine's
 runner, in one process or under a launcher, with or without a GPU."""
 import os
-
 from typing import List
 
 import torch

@@ -214,7 +214,7 @@ def check_resume_checkpoint(model: torch.nn.Module, path: str,
     meta = checkpoint.get('meta') if isinstance(checkpoint, dict) else None
     if not missing and not (isinstance(meta, dict)
                             and {'epoch', 'iter'} <= meta.keys()):
-        missing = ['meta epoch and iter']
+        missing = ["meta['epoch'] and meta['iter']"]
     if missing:
         raise OEEMInputError(
             f'{path}: cannot resume from it: not a training checkpoint of '

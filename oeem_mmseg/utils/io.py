@@ -13,7 +13,7 @@ import numpy as np
 from .errors import OEEMInputError
 
 
-def read_bytes(path: str, what: str) -> bytes:
+def _read_bytes(path: str, what: str) -> bytes:
     """The content of the ``what`` file (e.g. ``'image'``) ``path``; a
     missing, unreadable (permissions) or folder path is one clear line."""
     try:
@@ -43,7 +43,7 @@ def read_rgb(path: str) -> np.ndarray:
     Grayscale images are replicated to 3 channels, an alpha channel is
     dropped, and 16-bit images are scaled to 8 bit.
     """
-    img = _decode(read_bytes(path, 'image'))
+    img = _decode(_read_bytes(path, 'image'))
     if img is None:
         raise OEEMInputError(f'{path}: cannot be read as an image '
                              '(corrupt or unsupported format)')
@@ -79,7 +79,7 @@ def read_label(path: str) -> np.ndarray:
     colour label files whose three channels agree are accepted; 16-bit maps
     (instance ids) are kept as uint16.
     """
-    data = read_bytes(path, 'mask')
+    data = _read_bytes(path, 'mask')
     palette_indices = _read_palette_indices(data)
     if palette_indices is not None:
         return palette_indices
