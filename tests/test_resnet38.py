@@ -453,7 +453,12 @@ def test_convert_tool_writes_res38d_state_dict(release_file, tmp_path,
                                                full_model, capsys):
     arrays, expected_keys = _release_sample()
     dst = str(tmp_path / 'out' / 'res38d.pth')
-    assert _run_tool([release_file, dst]) == 0
+    # a partial file is refused unless --allow-missing
+    assert _run_tool([release_file, dst]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'tensors are missing' in err
+    assert err.count('\n') == 1 and not osp.exists(dst)
+    assert _run_tool([release_file, dst, '--allow-missing']) == 0
     state = torch.load(dst, map_location='cpu')
     assert list(state) == list(expected_keys.values())
     for name, key in expected_keys.items():
@@ -467,7 +472,8 @@ def test_convert_tool_writes_res38d_state_dict(release_file, tmp_path,
     _assert_same_tensors(full_model, state)
 
     kept = str(tmp_path / 'with_fc.pth')
-    assert _run_tool([release_file, kept, '--keep-classifier']) == 0
+    assert _run_tool([release_file, kept, '--keep-classifier',
+                      '--allow-missing']) == 0
     state = torch.load(kept, map_location='cpu')
     assert state['linear1000.weight'].shape == (1000, 4096)
     assert state['linear1000.bias'].shape == (1000, )

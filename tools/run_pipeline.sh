@@ -7,12 +7,21 @@
 # finished WORK redoes nothing.
 # Environment: DEVICE (pseudo-masks; cpu or cuda), AMP (1: mixed precision on
 # GPU), CLS_OPTIONS / SEG_OPTIONS (extra --cfg-options, key=value ...).
+# Relative SRC, WORK and config paths are taken from the caller's directory
+# (configs also from the repository root, where the defaults are).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-SRC=$1
-WORK=$2
+if [ $# -lt 2 ] || [ $# -gt 4 ]; then
+  echo "usage: bash tools/run_pipeline.sh SRC WORK [CLS_CONFIG] [SEG_CONFIG]" >&2
+  exit 2
+fi
+absolute() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+SRC=$(absolute "$1")
+WORK=$(absolute "$2")
 CLS=${3:-configs/oeem/cls_r38_glas_quick.py}
 SEG=${4:-configs/oeem/pspnet_r38_glas_oeem_quick.py}
+if [ -f "$CLS" ]; then CLS=$(absolute "$CLS"); fi
+if [ -f "$SEG" ]; then SEG=$(absolute "$SEG"); fi
+cd "$(dirname "$0")/.."
 DEVICE=${DEVICE:-cpu}
 PY=${PYTHON:-python3}
 DATA=$WORK/data

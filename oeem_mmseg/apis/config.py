@@ -2,22 +2,71 @@
 config of this repository (segmentation: ``default_scope='mmseg'``;
 classification: ``default_scope='mmpretrain'``), on GPUs or, when there is
 none, on the CPU."""
+import difflib
 import os.path as osp
-from typing import Optional
+from typing import Any, Optional, Sequence
 
 import torch
 from mmengine.config import Config, ConfigDict
 
 from ..utils.errors import OEEMInputError
+from ..utils.io import check_output_location
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+# a --cfg-options key absent from the config, as close as this to an
+# existing key at its level (difflib ratio), is taken for a typo of it
+TYPO_SIMILARITY = 0.8
+
+
+def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
+    """Refuse ``--cfg-options`` keys that look like typos.
+
+    Each key is followed down the config (``a.b.0.c``: dict keys and list
+    indices). Where a component is absent, the key adds a new entry; that is
+    refused only when the component is close to (difflib ratio >=
+    :data:`TYPO_SIMILARITY`) an existing key at the same level: ``modle``
+    (``model``), ``train_dataloder``, ``train_cfg.max_iter`` (``max_iters``)
+    are refused; ``work_dir``, ``randomness.deterministic``,
+    ``model.backbone.init_cfg.type`` are new entries and taken.
+    """
+    for key in cfg_options:
+        node: Any = cfg
+        done: list = []
+        for part in key.split('.'):
+            where = '.'.join(done)
+            if isinstance(node, (list, tuple)):
+                if not (part.isdigit() and int(part) < len(node)):
+                    raise OEEMInputError(
+                        f'--cfg-options {key}: {where} is a list; its '
+                        f'{len(node)} item(s) are {where}.0 to '
+                        f'{where}.{len(node) - 1}')
+                node = node[int(part)]
+            elif hasattr(node, 'keys'):
+                if part not in node:
+                    close = difflib.get_close_matches(
+                        part, [k for k in node.keys() if isinstance(k, str)],
+                        n=1, cutoff=TYPO_SIMILARITY)
+                    if close:
+                        raise OEEMInputError(
+                            f'--cfg-options {key}: the config has no '
+                            f'{".".join(done + [part])}; did you mean '
+                            f'{".".join(done + close)}? (a new key this close '
+                            'to an existing one is taken for a typo)')
+                    break
+                node = node[part]
+            else:
+                raise OEEMInputError(
+                    f'--cfg-options {key}: {where} is {node!r} in the '
+                    'config, not a dict with keys')
+            done.append(part)
 
 
 def load_config(config: str,
                 work_dir: Optional[str] = None,
                 cfg_options: Optional[dict] = None,
                 launcher: str = 'none') -> Config:
-    """Read ``config``, apply ``cfg_options`` and set ``work_dir`` (default
+    """Read ``config``, apply ``cfg_options`` (typos refused:
+    :func:`check_cfg_options`) and set ``work_dir`` (default
     ``./work_dirs/<config name>``) and ``launcher``."""
     if not osp.isfile(config):
         raise OEEMInputError(f'{config}: config file not found')
@@ -26,6 +75,7 @@ def load_config(config: str,
             f'--launcher {launcher}: not one of {", ".join(LAUNCHERS)}')
     cfg = Config.fromfile(config)
     if cfg_options:
+        check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -70,7 +120,10 @@ def configure_train(cfg: Config,
                     resume: Optional[str] = None,
                     amp: bool = False) -> Config:
     """Apply ``--resume`` (``'auto'``: the latest checkpoint of work_dir, or a
-    checkpoint path) and ``--amp`` (mixed precision, CUDA only)."""
+    checkpoint path) and ``--amp`` (mixed precision, CUDA only), and check
+    that the work dir can be written. The checkpoint itself is checked once
+    the model is built (:func:`~.train_test.check_resume`)."""
+    check_output_location(cfg.work_dir, '--work-dir')
     if amp:
         if not torch.cuda.is_available():
             raise OEEMInputError('--amp: mixed precision needs a CUDA GPU')
@@ -105,13 +158,23 @@ def use_aug_test(cfg: Config) -> Config:
     return cfg
 
 
+def dataset_folders(dataset_cfg: dict) -> Sequence[str]:
+    """The folders a dataset config reads files from (``data_prefix``
+    entries, under ``data_root`` unless absolute)."""
+    root = dataset_cfg.get('data_root') or ''
+    return [osp.join(root, prefix)
+            for prefix in (dataset_cfg.get('data_prefix') or {}).values()
+            if isinstance(prefix, str) and prefix]
+
+
 def configure_test(cfg: Config,
                    checkpoint: str,
                    out: Optional[str] = None,
                    show_dir: Optional[str] = None,
                    tta: bool = False,
                    aug_test: bool = False) -> Config:
-    """Apply the test options.
+    """Apply the test options, and check the output locations before
+    anything runs.
 
     Args:
         checkpoint: Weights to test.
@@ -129,8 +192,26 @@ def configure_test(cfg: Config,
             'augmentation; choose one')
     if not osp.isfile(checkpoint):
         raise OEEMInputError(f'{checkpoint}: checkpoint file not found')
-    cfg.load_from = checkpoint
     segmentation = _is_segmentation(cfg)
+    check_output_location(cfg.work_dir, '--work-dir')
+    if show_dir:
+        check_output_location(show_dir, '--show-dir')
+    if out:
+        if not segmentation and not out.endswith(('.pkl', '.pickle')):
+            raise OEEMInputError(
+                f'--out {out}: classification predictions are written as a '
+                'pickle file, want a name ending in .pkl')
+        check_output_location(
+            out, '--out', folder=segmentation,
+            inputs=dataset_folders(
+                (cfg.get('test_dataloader') or {}).get('dataset') or {}))
+    cfg.load_from = checkpoint
+    # testing needs no training set: without these MMEngine builds no
+    # training loop (a visualization hook asking for runner.iter would
+    # otherwise load the training split and its masks)
+    for key in ('train_dataloader', 'train_cfg', 'optim_wrapper',
+                'param_scheduler'):
+        cfg[key] = None
     if aug_test:
         use_aug_test(cfg)
     if tta:

@@ -2,7 +2,7 @@
 the images and patch labels of the config's training set, run the CAM step
 (:mod:`oeem_mmseg.cam`), write the masks and pictures, report the mIoU
 against the ground truth (paper Table 2)."""
-import os
+import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -13,15 +13,16 @@ from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
 from ..cam import MultiScaleCAM, image_pseudo_mask
+from ..datasets.glas import read_image_hw
 from ..datasets.glas_patch import GlaSPatchDataset
 from ..evaluation import GlaSMetric
 from ..utils.checkpoint import load_model_weights
 from ..utils.device import autocast_dtype, resolve_device
 from ..utils.errors import OEEMInputError
-from ..utils.io import (atomic_write_png, check_mask_size, read_binary_mask,
-                        read_rgb)
+from ..utils.io import (atomic_write_png, check_mask_size,
+                        check_output_location, read_binary_mask, read_rgb)
 from ..utils.visualization import cam_strip
-from .config import adapt_to_device, load_config
+from .config import adapt_to_device, check_cfg_options, load_config
 
 # Sub-folder of the output folder holding the CAM argmax maps.
 CAM_SUBDIR = 'cam'
@@ -89,6 +90,25 @@ def evaluate_masks(pairs: Sequence[Tuple[str, str]],
     return {key: 100 * summary[key] for key in keys}
 
 
+def leftover_problem(paths: Sequence[str],
+                     image_hw: Tuple[int, int]) -> Optional[str]:
+    """Why the outputs ``paths`` (a pseudo-mask, its CAM map) left by an
+    earlier run cannot be kept: unreadable, not a 0/1 map, or not of the
+    image's (height, width); None when they can (absent files are not
+    looked at)."""
+    for path in paths:
+        if not osp.lexists(path):
+            continue
+        try:
+            mask = read_binary_mask(path)
+        except OEEMInputError as error:
+            return str(error)
+        if mask.shape != tuple(image_hw):
+            return (f'{path}: size {mask.shape[1]}x{mask.shape[0]} differs '
+                    f'from the image\'s {image_hw[1]}x{image_hw[0]}')
+    return None
+
+
 def make_pseudo_masks(config: Union[str, Config],
                       checkpoint: str,
                       out_dir: str,
@@ -107,9 +127,13 @@ def make_pseudo_masks(config: Union[str, Config],
     Writes, atomically, ``out_dir/NAME.png`` (class per pixel, dataset
     palette) and the CAM argmax map (no label filter) as
     ``out_dir/cam/NAME.png``. Resumable: an image whose ``out_dir/NAME.png``
-    exists is skipped. With ``show_dir``, ``show_dir/NAME.png`` shows, for
-    the images processed in this run, image | CAM | pseudo-mask | ground
-    truth.
+    exists is skipped, unless it (or its CAM map) cannot be kept
+    (:func:`leftover_problem`: it is then reported and made again). With
+    ``show_dir``, ``show_dir/NAME.png`` shows, for the images processed in
+    this run, image | CAM | pseudo-mask | ground truth (written before the
+    pseudo-mask, so an interrupted image gets it when it is redone). The
+    output folders are checked first; they must not be the dataset's image
+    or mask folder.
 
     Args:
         config: Classification config (path or ``Config``).
@@ -133,6 +157,7 @@ def make_pseudo_masks(config: Union[str, Config],
     else:
         cfg = config.copy()
         if cfg_options:
+            check_cfg_options(cfg, cfg_options)
             cfg.merge_from_dict(cfg_options)
         cfg.setdefault('launcher', 'none')
     adapt_to_device(cfg)
@@ -143,6 +168,13 @@ def make_pseudo_masks(config: Union[str, Config],
     cam_cfg = checked_cam_cfg(cfg)
     dataset = build_patch_dataset(cfg)
     files = dataset.image_files()
+    inputs = [dataset.data_prefix['img_path'],
+              dataset.data_prefix['seg_map_path']]
+    for folder, option in ((out_dir, '--out'),
+                           (osp.join(out_dir, CAM_SUBDIR), '--out'),
+                           (show_dir, '--show-dir')):
+        if folder is not None:
+            check_output_location(folder, option, inputs=inputs)
     model = build_classifier(cfg)
     load_model_weights(model, checkpoint)
     model.to(torch_device).eval()
@@ -159,9 +191,16 @@ def make_pseudo_masks(config: Union[str, Config],
         return (osp.join(out_dir, name + '.png'),
                 osp.join(out_dir, CAM_SUBDIR, name + '.png'))
 
-    todo = [item for item in dataset.image_patches()
-            if not osp.isfile(outputs(item.name)[0])]
-    os.makedirs(out_dir, exist_ok=True)
+    todo = []
+    for item in dataset.image_patches():
+        if osp.lexists(outputs(item.name)[0]):
+            problem = leftover_problem(outputs(item.name),
+                                       read_image_hw(item.img_path))
+            if problem is None:
+                continue
+            print_log(f'pseudo-masks: {problem}; made again',
+                      logger='current', level=logging.WARNING)
+        todo.append(item)
     for item in tqdm(todo, desc='pseudo-masks', unit='img'):
         image = read_rgb(item.img_path)
         gt = read_binary_mask(item.seg_map_path)
@@ -170,12 +209,12 @@ def make_pseudo_masks(config: Union[str, Config],
         result = image_pseudo_mask(generator, image, item.boxes, item.labels,
                                    with_probs=show_dir is not None)
         pseudo_path, cam_path = outputs(item.name)
-        atomic_write_png(cam_path, result.cam, palette)
-        atomic_write_png(pseudo_path, result.pseudo, palette)
         if show_dir is not None:
             atomic_write_png(
                 osp.join(show_dir, item.name + '.png'),
                 cam_strip(image, result.probs, result.pseudo, gt, palette))
+        atomic_write_png(cam_path, result.cam, palette)
+        atomic_write_png(pseudo_path, result.pseudo, palette)
 
     class_names = dataset.metainfo['classes']
     written: List[Tuple[str, str, str]] = [

@@ -1,7 +1,10 @@
-"""Reading images and masks with clear errors, and atomic file writes."""
+"""Reading images and masks with clear errors, checking output locations,
+and atomic file writes."""
+import errno
+import io
 import os
 import os.path as osp
-import tempfile
+import uuid
 from typing import Optional, Sequence, Tuple
 
 import cv2
@@ -10,15 +13,37 @@ import numpy as np
 from .errors import OEEMInputError
 
 
+def _read_bytes(path: str, what: str) -> bytes:
+    """The content of the ``what`` file (e.g. ``'image'``) ``path``; a
+    missing, unreadable (permissions) or folder path is one clear line."""
+    try:
+        with open(path, 'rb') as f:
+            return f.read()
+    except FileNotFoundError:
+        raise OEEMInputError(f'{path}: {what} file not found') from None
+    except IsADirectoryError:
+        raise OEEMInputError(
+            f'{path}: is a folder ({what} file wanted)') from None
+    except PermissionError:
+        raise OEEMInputError(
+            f'{path}: permission denied (cannot read this {what} '
+            'file)') from None
+
+
+def _decode(data: bytes) -> Optional[np.ndarray]:
+    """``cv2.imdecode(data, IMREAD_UNCHANGED)``; None when undecodable."""
+    if not data:
+        return None
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+
+
 def read_rgb(path: str) -> np.ndarray:
     """Read an image as uint8 RGB, (H, W, 3).
 
     Grayscale images are replicated to 3 channels, an alpha channel is
     dropped, and 16-bit images are scaled to 8 bit.
     """
-    if not osp.isfile(path):
-        raise OEEMInputError(f'{path}: image file not found')
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    img = _decode(_read_bytes(path, 'image'))
     if img is None:
         raise OEEMInputError(f'{path}: cannot be read as an image '
                              '(corrupt or unsupported format)')
@@ -37,11 +62,11 @@ def read_rgb(path: str) -> np.ndarray:
     return np.ascontiguousarray(img[..., ::-1])
 
 
-def _read_palette_indices(path: str) -> Optional[np.ndarray]:
+def _read_palette_indices(data: bytes) -> Optional[np.ndarray]:
     """The pixel indices of a palette (indexed-colour) image, else None."""
     from PIL import Image, UnidentifiedImageError
     try:
-        with Image.open(path) as img:
+        with Image.open(io.BytesIO(data)) as img:
             return np.array(img) if img.mode == 'P' else None
     except (UnidentifiedImageError, OSError):
         return None
@@ -54,12 +79,11 @@ def read_label(path: str) -> np.ndarray:
     colour label files whose three channels agree are accepted; 16-bit maps
     (instance ids) are kept as uint16.
     """
-    if not osp.isfile(path):
-        raise OEEMInputError(f'{path}: mask file not found')
-    palette_indices = _read_palette_indices(path)
+    data = _read_bytes(path, 'mask')
+    palette_indices = _read_palette_indices(data)
     if palette_indices is not None:
         return palette_indices
-    mask = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    mask = _decode(data)
     if mask is None:
         raise OEEMInputError(f'{path}: cannot be read as an image '
                              '(corrupt or unsupported format)')
@@ -98,13 +122,25 @@ def check_mask_size(mask_path: str, mask_hw: Tuple[int, int],
             f'image {image_path} size {image_hw[1]}x{image_hw[0]}')
 
 
+def _create_temporary(directory: str, name: str) -> Tuple[int, str]:
+    """A new hidden file ``directory/.name.<random>.tmp``, opened for
+    writing, with the mode a plain ``open`` gives (0666 less the umask)."""
+    while True:
+        tmp = osp.join(directory, f'.{name}.{uuid.uuid4().hex[:8]}.tmp')
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                           0o666), tmp
+        except FileExistsError:
+            continue
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename, so
-    that ``path`` is either absent or complete."""
+    that ``path`` is either absent or complete; the file's mode honours the
+    umask, as with ``open``."""
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        dir=directory, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
+    fd, tmp = _create_temporary(directory, osp.basename(path))
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
@@ -113,6 +149,63 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _existing_ancestor(path: str) -> str:
+    """``path`` or its nearest ancestor that exists."""
+    path = osp.abspath(path)
+    while not osp.lexists(path):
+        path = osp.dirname(path)
+    return path
+
+
+def check_output_location(path: str,
+                          option: str,
+                          folder: bool = True,
+                          inputs: Sequence[str] = ()) -> None:
+    """Check, before any work, that a tool can write its output at ``path``.
+
+    Every tool calls it for each output folder (``folder=True``) or file
+    before it starts. Nothing is created (a hidden probe file is written and
+    removed in ``path``'s nearest existing folder).
+
+    Args:
+        path: the output folder or file.
+        option: how errors name it (e.g. ``'--out'``).
+        folder: whether ``path`` is a folder (else a file).
+        inputs: files or folders the tool reads that ``path`` must not be
+            (writing there would overwrite them).
+
+    Raises:
+        OEEMInputError: ``path`` is one of ``inputs``, is a file where a
+            folder is wanted or the reverse, lies below a file, or cannot be
+            written (permissions, read-only file system); one line.
+    """
+    where = f'{option} {path}'
+    for item in inputs:
+        if osp.exists(path) and osp.exists(item) and osp.samefile(path, item):
+            raise OEEMInputError(
+                f'{where}: is the input {item}; choose another location (a '
+                'tool never writes into what it reads)')
+    if folder and osp.exists(path) and not osp.isdir(path):
+        raise OEEMInputError(f'{where}: is a file, not a folder')
+    if not folder and osp.isdir(path):
+        raise OEEMInputError(f'{where}: is a folder, not a file')
+    directory = _existing_ancestor(path if folder else osp.dirname(
+        osp.abspath(path)))
+    if not osp.isdir(directory):
+        raise OEEMInputError(
+            f'{where}: cannot be created, {directory} is a file')
+    try:
+        fd, probe = _create_temporary(directory, 'oeem-write-test')
+        os.close(fd)
+        os.remove(probe)
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        if error.errno in (errno.EACCES, errno.EPERM):
+            reason = 'permission denied'
+        raise OEEMInputError(
+            f'{where}: cannot write in {directory} ({reason})') from None
 
 
 def encode_png(array: np.ndarray,

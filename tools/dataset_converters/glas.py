@@ -7,13 +7,21 @@ e.g. ``SRC`` = "data/Warwick QU Dataset (Released 2016_07_08)", ``OUT`` =
 data/glas. Re-running on a finished ``OUT`` skips the images already
 converted. The functions are also imported by the tests.
 
-Sources (files directly in ``src``; names are case-sensitive, extensions
-``.bmp``, ``.png``, ``.tif`` or ``.tiff`` in any case):
+Sources (files directly in ``src``; extensions ``.bmp``, ``.png``,
+``.tif`` or ``.tiff`` and the ``_anno`` suffix in any case):
 
 - the official release: ``train_N.bmp``, ``testA_N.bmp``, ``testB_N.bmp``,
   masks ``NAME_anno.bmp`` (instance maps) and ``Grade.csv`` (patient IDs);
 - a glas_subset-like folder: ``NAME.png`` with ``NAME_anno.png`` 0/255 masks
   whose borders were interpolated by a resize.
+
+GlaS names are recognised in any case (``Train_7.bmp`` is ``train_7``).
+Other image/mask pairs (``slide A.png`` + ``slide A_anno.png``, ``train_4
+copy.bmp`` + its mask) are converted under their own name and listed in
+``splits/other.txt``, in no GlaS split. Every other entry of ``src`` (an
+unpaired non-GlaS image, a non-image file, a hidden file, a folder) is not
+taken and reported with the reason; an unpaired GlaS image or mask is an
+error.
 
 Mask rule, decided for each mask file from its values (``full`` = 255, or
 65535 for 16-bit files):
@@ -34,9 +42,11 @@ Output in ``out``: ``images/NAME.png`` (RGB, 8 bit), ``masks/NAME.png``
 16-bit, 0 background, k = gland k, the source's ids; ``GlaSMetric`` then
 counts touching glands as separate objects; binary-mask sources have none
 and the metric falls back to connected components),
-``splits/{train,val,testA,testB,test}.txt`` (natural order; test = testA +
-testB; val = whole patients of Grade.csv, else single images, held out of
-the train_* images) and the resume manifest ``.prepare_glas.json``.
+``splits/{train,val,testA,testB,test,other}.txt`` (natural order; test =
+testA + testB; val = whole patients of Grade.csv, else single images, held
+out of the train_* images) and the resume manifest ``.prepare_glas.json``.
+``OUT`` must not be ``SRC`` (nor ``SRC`` one of ``OUT``'s output folders);
+a subfolder of ``SRC`` is fine (only files directly in ``SRC`` are read).
 """
 import argparse
 import csv
@@ -46,6 +56,7 @@ import os
 import os.path as osp
 import random
 import re
+import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -55,7 +66,8 @@ from oeem_mmseg.datasets.glas import GLAS_PALETTE
 from oeem_mmseg.utils import exit_on_user_error
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.io import (atomic_write_bytes, atomic_write_png,
-                                 check_mask_size, read_label, read_rgb)
+                                 check_mask_size, check_output_location,
+                                 read_label, read_rgb)
 
 SOURCE_PREFIXES = ('train', 'testA', 'testB')
 MAX_INTERPOLATED_FRACTION = 0.25
@@ -65,9 +77,11 @@ MANIFEST = '.prepare_glas.json'
 MANIFEST_VERSION = 2
 
 _SOURCE_FILE = re.compile(
-    r'^(?P<name>(?P<prefix>train|testA|testB)_\d+)(?P<anno>_anno)?'
-    r'\.(?i:bmp|png|tiff?)$')
+    r'^(?P<stem>.+?)(?P<anno>_anno)?\.(?:bmp|png|tiff?)$', re.IGNORECASE)
+_GLAS_NAME = re.compile(r'^(?P<prefix>train|testA|testB)_(?P<number>\d+)$',
+                        re.IGNORECASE)
 _EXTENSION = re.compile(r'\.(?i:bmp|png|tiff?)$')
+OTHER_SPLIT = 'other'
 
 
 def natural_key(text: str) -> list:
@@ -109,36 +123,79 @@ def binarize_glas_mask(mask: np.ndarray, path: str) -> np.ndarray:
     return (mask >= (full + 1) // 2).astype(np.uint8)
 
 
-def scan_glas_source(src: str) -> Dict[str, Tuple[str, str]]:
-    """``{name: (image_path, mask_path)}`` of the GlaS files in ``src``."""
+def glas_name(stem: str) -> Optional[str]:
+    """The GlaS name of a file name stem in any case (``Train_7`` ->
+    ``train_7``, ``TESTA_3`` -> ``testA_3``); None for other stems."""
+    match = _GLAS_NAME.match(stem)
+    if match is None:
+        return None
+    prefix = next(p for p in SOURCE_PREFIXES
+                  if p.lower() == match['prefix'].lower())
+    return f'{prefix}_{match["number"]}'
+
+
+def scan_glas_source(
+        src: str) -> Tuple[Dict[str, Tuple[str, str]], List[Tuple[str, str]]]:
+    """The image/mask pairs in ``src`` and what is not taken.
+
+    Every image file ``STEM.ext`` with a mask ``STEM_anno.ext`` (extensions
+    and ``_anno`` in any case) is a pair, named by its GlaS name when it has
+    one (:func:`glas_name`: it goes to the splits), else by ``STEM`` as it
+    is (spaces, unicode: an 'other' image). An unpaired file with a GlaS
+    name is an error (the release is incomplete); other files are not
+    taken.
+
+    Returns:
+        ``({name: (image_path, mask_path)}, [(path, reason)])``: the pairs
+        and, sorted, every entry of ``src`` not taken (``Grade.csv``
+        aside) with the reason.
+    """
     if not osp.isdir(src):
         raise OEEMInputError(f'{src}: source folder not found')
     found: Dict[Tuple[str, bool], str] = {}
+    ignored: List[Tuple[str, str]] = []
     for filename in sorted(os.listdir(src)):
+        path = osp.join(src, filename)
         match = _SOURCE_FILE.match(filename)
-        if match is None or not osp.isfile(osp.join(src, filename)):
+        if filename.lower() == 'grade.csv':
             continue
-        key = (match['name'], bool(match['anno']))
-        if key in found:
-            raise OEEMInputError(
-                f'{osp.join(src, filename)}: duplicate of '
-                f'{found[key]} (one file per name)')
-        found[key] = osp.join(src, filename)
-    if not found:
-        raise OEEMInputError(
-            f'{src}: no GlaS files found (want train_N / testA_N / testB_N '
-            'images with NAME_anno masks, .bmp or .png)')
+        if osp.isdir(path):
+            ignored.append((path, 'a folder (only the files directly in the '
+                            'source folder are read)'))
+        elif filename.startswith('.'):
+            ignored.append((path, 'a hidden file'))
+        elif match is None:
+            ignored.append((path, 'not an image (.bmp, .png, .tif, .tiff) '
+                            'nor Grade.csv'))
+        else:
+            name = glas_name(match['stem']) or match['stem']
+            key = (name, bool(match['anno']))
+            if key in found:
+                raise OEEMInputError(
+                    f'{path}: duplicate of {found[key]} (one file per name, '
+                    'names compared in any case for GlaS names)')
+            found[key] = path
     pairs = {}
     for (name, is_mask), path in found.items():
-        if is_mask and (name, False) not in found:
-            raise OEEMInputError(f'{path}: mask without image {name}.*')
-        if not is_mask:
-            if (name, True) not in found:
-                raise OEEMInputError(
-                    f'{path}: image without mask (want {name}_anno.bmp or '
-                    f'{name}_anno.png next to it)')
-            pairs[name] = (path, found[(name, True)])
-    return pairs
+        partner = found.get((name, not is_mask))
+        if partner is None:
+            reason = (f'mask without image {name}.*' if is_mask else
+                      f'image without mask (want {name}_anno.bmp or '
+                      f'{name}_anno.png next to it)')
+            if glas_name(name) is not None:
+                raise OEEMInputError(f'{path}: {reason}')
+            ignored.append((path, reason))
+        elif not is_mask:
+            pairs[name] = (path, partner)
+    ignored.sort()
+    if not pairs:
+        listing = '; '.join(f'{osp.basename(path)}: {reason}'
+                            for path, reason in ignored)
+        raise OEEMInputError(
+            f'{src}: no GlaS files found (want images NAME.bmp, .png or .tif '
+            'with NAME_anno masks; train_N, testA_N, testB_N go to the '
+            'splits)' + (f'; not taken: {listing}' if listing else ''))
+    return pairs, ignored
 
 
 def read_grade_csv(path: str) -> Dict[str, str]:
@@ -295,15 +352,24 @@ def prepare_glas(src: str,
     is skipped without being read or rewritten; split files are rewritten
     only when their content changes.
 
+    ``out`` is checked first (:func:`check_output_location`): it must not
+    be ``src``, nor have ``src`` as one of its output folders.
+
     Returns:
         dict: image counts per split (``train``, ``val``, ``testA``,
-        ``testB``, ``test``), ``converted`` and ``skipped`` image counts,
-        ``instances`` (images with an instance map) and ``val_by``
-        ('patient' or 'image').
+        ``testB``, ``test``, ``other``: pairs without a GlaS name),
+        ``converted`` and ``skipped`` image counts, ``instances`` (images
+        with an instance map), ``val_by`` ('patient' or 'image') and
+        ``ignored``, the ``(path, reason)`` of every source entry not taken
+        (see :func:`scan_glas_source`).
     """
-    pairs = scan_glas_source(src)
+    pairs, ignored = scan_glas_source(src)
+    for folder in [out] + [osp.join(out, sub) for sub in (
+            'images', 'masks', 'instances', 'splits')]:
+        check_output_location(folder, 'OUT', inputs=[src])
     names = sorted(pairs, key=natural_key)
-    by_prefix = {prefix: [n for n in names if n.startswith(prefix + '_')]
+    by_prefix = {prefix: [n for n in names if glas_name(n) is not None
+                          and n.startswith(prefix + '_')]
                  for prefix in SOURCE_PREFIXES}
     grade_csv = next((osp.join(src, f) for f in sorted(os.listdir(src))
                       if f.lower() == 'grade.csv'), None)
@@ -324,7 +390,8 @@ def prepare_glas(src: str,
         val=val,
         testA=by_prefix['testA'],
         testB=by_prefix['testB'],
-        test=by_prefix['testA'] + by_prefix['testB'])
+        test=by_prefix['testA'] + by_prefix['testB'],
+        other=[n for n in names if glas_name(n) is None])
 
     manifest_path = osp.join(out, MANIFEST)
     manifest = _load_manifest(manifest_path)
@@ -353,6 +420,7 @@ def prepare_glas(src: str,
             ''.join(name + '\n' for name in split_names))
     summary = {split: len(members) for split, members in splits.items()}
     summary.update(
+        ignored=ignored,
         converted=converted,
         skipped=skipped,
         instances=sum('instances' in manifest[name]['sizes']
@@ -379,12 +447,16 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> None:
     args = parse_args(argv)
     summary = prepare_glas(args.src, args.out, args.val_fraction, args.seed)
+    for path, reason in summary['ignored']:
+        print(f'warning: not taken: {path}: {reason}', file=sys.stderr)
     print(f"prepared {args.out}: train {summary['train']}, val "
           f"{summary['val']} (by {summary['val_by']}), testA "
           f"{summary['testA']}, testB {summary['testB']}, test "
-          f"{summary['test']}; {summary['converted']} images converted, "
+          f"{summary['test']}, other {summary['other']}; "
+          f"{summary['converted']} images converted, "
           f"{summary['skipped']} already done; instance maps for "
-          f"{summary['instances']} images")
+          f"{summary['instances']} images; {len(summary['ignored'])} source "
+          "files not taken")
 
 
 if __name__ == '__main__':

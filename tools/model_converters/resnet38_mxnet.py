@@ -41,7 +41,7 @@ import torch
 from oeem_mmseg.models.backbones.resnet38 import ResNet38
 from oeem_mmseg.utils import exit_on_user_error
 from oeem_mmseg.utils.errors import OEEMInputError
-from oeem_mmseg.utils.io import atomic_write_bytes
+from oeem_mmseg.utils.io import atomic_write_bytes, check_output_location
 
 LIST_MAGIC = 0x112
 NDARRAY_V1_MAGIC = 0xF993FAC8
@@ -230,23 +230,28 @@ def res38d_key(mxnet_name: str) -> Optional[str]:
 
 def convert_mxnet_resnet38(src: str,
                            dst: str,
-                           keep_classifier: bool = False) -> List[str]:
+                           keep_classifier: bool = False,
+                           allow_missing: bool = False) -> List[str]:
     """Convert the MXNet ResNet-38 release (``ilsvrc-cls_rna-a1_cls1000_
     ep-0001.params``) into a ``res38d.pth`` state dict written to ``dst``.
 
     Floating arrays become float32 tensors. Every converted tensor is
     checked against the full-width :class:`ResNet38`. The classifier is
     dropped, or kept as ``linear1000.weight``/``linear1000.bias`` with
-    ``keep_classifier``. ``dst`` is written atomically.
+    ``keep_classifier``. ``dst`` (a file, not ``src``) is checked before
+    reading and written atomically.
 
     Returns:
-        The ResNet-38 keys absent from ``src`` (BN batch counters aside);
-        empty for the complete release.
+        The ResNet-38 keys absent from ``src`` (BN batch counters aside):
+        empty for the complete release; only with ``allow_missing`` can
+        there be some.
 
     Raises:
-        OEEMInputError: ``src`` is unreadable or corrupt, or holds a name
-            or shape that is not ResNet-38's.
+        OEEMInputError: ``src`` is unreadable or corrupt, holds a name or
+            shape that is not ResNet-38's, or lacks ResNet-38 tensors
+            (without ``allow_missing``); ``dst`` cannot be written.
     """
+    check_output_location(dst, 'DST', folder=False, inputs=[src])
     with torch.device('meta'):
         expected = {k: tuple(v.shape)
                     for k, v in ResNet38().state_dict().items()
@@ -273,10 +278,17 @@ def convert_mxnet_resnet38(src: str,
             raise OEEMInputError(f'{src}: two arrays map to {key!r}')
         tensor = torch.from_numpy(array)
         state[key] = tensor.float() if tensor.is_floating_point() else tensor
+    missing = [k for k in expected if k not in state]
+    if missing and not allow_missing:
+        raise OEEMInputError(
+            f'{src}: {len(missing)} of the {len(expected)} ResNet-38 tensors '
+            f'are missing ({", ".join(missing[:3])}'
+            f'{" ..." if len(missing) > 3 else ""}): not the complete '
+            'ResNet-38 A1 release; --allow-missing writes what is there')
     buffer = io.BytesIO()
     torch.save(state, buffer)
     atomic_write_bytes(dst, buffer.getbuffer())
-    return [k for k in expected if k not in state]
+    return missing
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -288,6 +300,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--keep-classifier', action='store_true',
         help='also keep the ImageNet classifier as linear1000.weight/bias')
+    parser.add_argument(
+        '--allow-missing', action='store_true',
+        help='write the state dict even when ResNet-38 tensors are missing '
+        'from SRC (they stay randomly initialised when loaded)')
     return parser.parse_args(argv)
 
 
@@ -295,7 +311,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     missing = convert_mxnet_resnet38(
-        args.src, args.dst, keep_classifier=args.keep_classifier)
+        args.src, args.dst, keep_classifier=args.keep_classifier,
+        allow_missing=args.allow_missing)
     print(f'wrote {args.dst}')
     if missing:
         print(f'warning: {len(missing)} ResNet-38 tensors are not in '
