@@ -1,7 +1,10 @@
 """The whole pipeline on the real GlaS subset with the quick configs
-(tools/run_pipeline.sh): every stage's outputs exist and the metrics are
-computed. It takes ~10 minutes on 2 cores, so it runs only when
-OEEM_RUN_PIPELINE=1 (as .ci/run does) and ../shared/data/glas_subset exists.
+(tools/run_pipeline.sh): every stage's outputs exist, the metrics are
+computed, and the classification stage learns: its CAMs and pseudo-masks on
+the training images beat, by 15 mIoU points, what a flat CAM gives (the
+floors are computed here from the masks). It takes ~15 minutes on 2 cores,
+so it runs only when OEEM_RUN_PIPELINE=1 (as .ci/run does) and
+../shared/data/glas_subset exists.
 """
 import glob
 import json
@@ -9,7 +12,16 @@ import os
 import os.path as osp
 import subprocess
 
+import numpy as np
 import pytest
+import torch
+
+from oeem_mmseg.apis.pseudo_masks import evaluate_masks
+from oeem_mmseg.cam import hard_patch_labels, majority_vote
+from oeem_mmseg.datasets.glas_patch import patch_labels
+from oeem_mmseg.evaluation import GlaSMetric
+from oeem_mmseg.utils.grid import grid_boxes
+from oeem_mmseg.utils.io import read_binary_mask
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SUBSET = osp.join(REPO, '..', 'shared', 'data', 'glas_subset')
@@ -30,6 +42,27 @@ def run_pipeline(work):
     return result.stdout + result.stderr
 
 
+CLASSES = ('non-gland', 'gland')
+
+
+def _miou(pairs) -> float:
+    """mIoU (percent) of (prediction, ground truth) arrays, over all
+    pixels."""
+    counts = [GlaSMetric.intersect_and_union(pred, gt, 2) for pred, gt in pairs]
+    return 100 * GlaSMetric.pixel_summary(counts, CLASSES)['mIoU']
+
+
+def label_only_pseudo_mask(mask: np.ndarray) -> np.ndarray:
+    """The pseudo-mask of a flat CAM: each 112/56 patch labelled from its
+    patch label alone ([1, 1] -> the argmax of equal scores, non-gland),
+    merged by the majority vote."""
+    boxes = grid_boxes(*mask.shape, 112, 56)
+    flat = torch.zeros((len(boxes), 2) + (min(mask.shape[0], 112),
+                                          min(mask.shape[1], 112)))
+    hard = hard_patch_labels(flat, patch_labels(mask, boxes))
+    return majority_vote(hard, boxes, mask.shape, 2).numpy()
+
+
 def test_quick_pipeline_on_the_glas_subset(tmp_path):
     work = str(tmp_path / 'run')
     log = run_pipeline(work)
@@ -37,16 +70,35 @@ def test_quick_pipeline_on_the_glas_subset(tmp_path):
     train = open(osp.join(data, 'splits', 'train.txt')).read().split()
     test = open(osp.join(data, 'splits', 'test.txt')).read().split()
     assert len(train) >= 6 and len(test) == 5
-    # classification checkpoint, pseudo-masks (+ CAM maps, overlays)
-    assert osp.isfile(open(osp.join(work, 'cls', 'last_checkpoint')).read())
+    # classification checkpoint (selected on val), pseudo-masks (+ CAM maps,
+    # overlays)
+    assert glob.glob(osp.join(work, 'cls', 'best_pseudo_mask_mIoU_*.pth'))
     for name in train:
         assert osp.isfile(osp.join(data, 'pseudo_masks', name + '.png'))
         assert osp.isfile(osp.join(data, 'pseudo_masks', 'cam',
                                    name + '.png'))
         assert osp.isfile(osp.join(work, 'pseudo_vis', name + '.png'))
     assert 'pseudo-mask' in log.lower() and 'miou' in log.lower()
-    # segmentation checkpoint, predictions, overlays and test metrics
-    assert osp.isfile(open(osp.join(work, 'seg', 'last_checkpoint')).read())
+    # the classifier learned: CAM and pseudo-mask mIoU on the training images
+    # at least 15 points above a flat CAM's
+    masks = {name: read_binary_mask(osp.join(data, 'masks', name + '.png'))
+             for name in train}
+    flat_cam_floor = _miou([(np.zeros_like(m), m) for m in masks.values()])
+    label_only_floor = _miou([(label_only_pseudo_mask(m), m)
+                              for m in masks.values()])
+
+    def files(folder):
+        return [(osp.join(folder, name + '.png'),
+                 osp.join(data, 'masks', name + '.png')) for name in train]
+
+    pseudo = evaluate_masks(files(osp.join(data, 'pseudo_masks')), CLASSES)
+    cam = evaluate_masks(files(osp.join(data, 'pseudo_masks', 'cam')),
+                         CLASSES)
+    assert cam['mIoU'] >= flat_cam_floor + 15, (cam, flat_cam_floor)
+    assert pseudo['mIoU'] >= label_only_floor + 15, (pseudo, label_only_floor)
+    # segmentation checkpoint (selected on val), predictions, overlays and
+    # test metrics
+    assert glob.glob(osp.join(work, 'seg', 'best_mIoU_*.pth'))
     assert sorted(os.listdir(osp.join(work, 'pred'))) == sorted(
         name + '.png' for name in test)
     assert glob.glob(osp.join(work, 'pred_vis', '**', '*.png'),

@@ -4,6 +4,7 @@ import glob
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 
@@ -247,3 +248,32 @@ def test_killed_training_resumes_to_the_same_final_iteration(
     resumed_at = int(log.split('resumed epoch: ')[1].split('iter: ')[1]
                      .split()[0].strip(','))
     assert 3 <= resumed_at < 40
+
+
+def test_paper_config_without_imagenet_weights_names_the_scratch_config(
+        tmp_path, monkeypatch):
+    import oeem_mmseg.apis.config as config_module
+    warnings = []
+    monkeypatch.setattr(config_module, 'print_log',
+                        lambda msg, **kwargs: warnings.append(msg))
+    paper = osp.join(REPO, 'configs', 'oeem', 'cls_r38_glas.py')
+    scratch = osp.join(REPO, 'configs', 'oeem', 'cls_r38_glas_scratch.py')
+    cfg = load_config(paper, str(tmp_path / 'w'), {
+        'model.backbone.init_cfg.checkpoint': str(tmp_path / 'none.pth')})
+    with pytest.raises(OEEMInputError, match='ImageNet weights .* not found'
+                       f'.*{re.escape(scratch)}'):
+        configure_train(cfg)
+    cfg = load_config(paper, str(tmp_path / 'w'),
+                      {'model.backbone.init_cfg': None})
+    configure_train(cfg)
+    assert len(warnings) == 1 and 'frozen BN' in warnings[0]
+    assert scratch in warnings[0]
+    # the from-scratch and quick configs train BN and start from random
+    # weights without a word
+    for name in ('cls_r38_glas_scratch.py', 'cls_r38_glas_quick.py'):
+        cfg = load_config(osp.join(REPO, 'configs', 'oeem', name),
+                          str(tmp_path / 'w'))
+        configure_train(cfg)
+        assert cfg.model.backbone.norm_cfg.requires_grad
+        assert not cfg.model.backbone.frozen_stem
+    assert len(warnings) == 1

@@ -2,9 +2,12 @@
 # The whole weakly-supervised pipeline, step by step, from a GlaS folder:
 #   bash tools/run_pipeline.sh SRC WORK [CLS_CONFIG] [SEG_CONFIG]
 # prepare -> classifier -> pseudo-masks -> OEEM segmentation -> --aug-test.
-# Defaults: the *_quick configs (short CPU schedule, ~10 min on 2 cores for
-# ../shared/data/glas_subset). Every step resumes, so re-running on a
-# finished WORK redoes nothing.
+# Defaults: the *_quick configs (1/8 width, random initialisation, short CPU
+# schedules, for ../shared/data/glas_subset). Every step resumes, so
+# re-running on a finished WORK redoes nothing. The pseudo-masks come from
+# the classifier selected on the val images (best pseudo-mask mIoU), the test
+# uses the segmentor selected on them (best mIoU); without a val split, the
+# last checkpoints.
 # Environment: DEVICE (pseudo-masks; cpu or cuda), AMP (1: mixed precision on
 # GPU), CLS_OPTIONS / SEG_OPTIONS (extra --cfg-options, key=value ...).
 # Relative SRC, WORK and config paths are taken from the caller's directory
@@ -33,19 +36,26 @@ for loader in train_dataloader val_dataloader test_dataloader; do
   data_root+=("$loader.dataset.data_root=$DATA")
 done
 
+# the checkpoint CheckpointHook(save_best=...) kept in a work dir, else the last
+selected() {
+  local best
+  best=$(ls -t "$1"/best_*.pth 2>/dev/null | head -n 1)
+  if [ -n "$best" ]; then echo "$best"; else cat "$1/last_checkpoint"; fi
+}
+
 echo "== 1/5 prepare $SRC -> $DATA ($(date +%T))"
 "$PY" tools/dataset_converters/glas.py "$SRC" "$DATA"
 echo "== 2/5 classification ($CLS) ($(date +%T))"
 "$PY" tools/train.py "$CLS" --work-dir "$WORK/cls" --resume "${amp[@]}" \
   --cfg-options "${data_root[@]}" ${CLS_OPTIONS:-}
 echo "== 3/5 pseudo-masks ($(date +%T))"
-"$PY" tools/make_pseudo_masks.py "$CLS" "$(cat "$WORK/cls/last_checkpoint")" \
+"$PY" tools/make_pseudo_masks.py "$CLS" "$(selected "$WORK/cls")" \
   --out "$DATA/pseudo_masks" --show-dir "$WORK/pseudo_vis" --device "$DEVICE" \
   "${pseudo_amp[@]}" --cfg-options "${data_root[@]}" ${CLS_OPTIONS:-}
 echo "== 4/5 segmentation ($SEG) ($(date +%T))"
 "$PY" tools/train.py "$SEG" --work-dir "$WORK/seg" --resume "${amp[@]}" \
   --cfg-options "${data_root[@]}" ${SEG_OPTIONS:-}
 echo "== 5/5 test --aug-test ($(date +%T))"
-"$PY" tools/test.py "$SEG" "$(cat "$WORK/seg/last_checkpoint")" --aug-test \
+"$PY" tools/test.py "$SEG" "$(selected "$WORK/seg")" --aug-test \
   --work-dir "$WORK/seg" --out "$WORK/pred" --show-dir "$WORK/pred_vis" \
   --cfg-options "${data_root[@]}" ${SEG_OPTIONS:-}

@@ -3,11 +3,13 @@ config of this repository (segmentation: ``default_scope='mmseg'``;
 classification: ``default_scope='mmpretrain'``), on GPUs or, when there is
 none, on the CPU."""
 import difflib
+import logging
 import os.path as osp
 from typing import Any, Optional, Sequence
 
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 
 from ..utils.errors import OEEMInputError
 from ..utils.io import check_output_location
@@ -124,6 +126,7 @@ def configure_train(cfg: Config,
     that the work dir can be written. The checkpoint itself is checked once
     the model is built (:func:`~.train_test.check_resume`)."""
     check_output_location(cfg.work_dir, '--work-dir')
+    check_backbone_weights(cfg)
     if amp:
         if not torch.cuda.is_available():
             raise OEEMInputError('--amp: mixed precision needs a CUDA GPU')
@@ -138,6 +141,40 @@ def configure_train(cfg: Config,
         cfg.resume = True
         cfg.load_from = resume
     return cfg
+
+
+def check_backbone_weights(cfg: Config) -> None:
+    """Name the from-scratch config (``<config>_scratch.py`` beside it) when a
+    config made for ImageNet weights would start from random ones.
+
+    A missing local weight file is an :class:`OEEMInputError`; weights
+    switched off (``init_cfg=None``) give one warning, and say when the
+    config freezes BN layers or the stem (then the classifier learns only
+    the label prior).
+    """
+    scratch = osp.splitext(cfg.filename or '')[0] + '_scratch.py'
+    backbone = cfg.model.get('backbone') or {}
+    init_cfg = backbone.get('init_cfg')
+    if not osp.isfile(scratch) or isinstance(init_cfg, (list, tuple)):
+        return
+    hint = f'to train from random initialisation use {scratch}'
+    if init_cfg is not None:
+        checkpoint = init_cfg.get('checkpoint', '')
+        if (init_cfg.get('type') == 'Pretrained' and '://' not in checkpoint
+                and not osp.isfile(checkpoint)):
+            raise OEEMInputError(
+                f'{checkpoint}: ImageNet weights of {cfg.filename} not found '
+                f'(see the README, "ImageNet weights"); {hint}')
+        return
+    frozen = (backbone.get('norm_eval') or backbone.get('frozen_stem') or
+              not (backbone.get('norm_cfg') or {}).get('requires_grad', True))
+    print_log(
+        f'{cfg.filename} is made for ImageNet weights but its backbone starts '
+        'from random ones (init_cfg=None)' +
+        ('; its frozen BN layers and stem then normalise nothing' if frozen
+         else '') + f': {hint}',
+        logger='current',
+        level=logging.WARNING)
 
 
 def _is_segmentation(cfg: Config) -> bool:
