@@ -1,13 +1,19 @@
 """Reading images and masks with clear errors, and atomic file writes."""
+import glob
 import os
 import os.path as osp
 import tempfile
-from typing import Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Iterator, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from .errors import OEEMInputError
+
+# The process's file-creation mask (read once: os.umask can only swap it).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 def read_rgb(path: str) -> np.ndarray:
@@ -98,21 +104,38 @@ def check_mask_size(mask_path: str, mask_hw: Tuple[int, int],
             f'image {image_path} size {image_hw[1]}x{image_hw[0]}')
 
 
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so
-    that ``path`` is either absent or complete."""
+@contextmanager
+def atomic_output(path: str) -> Iterator[str]:
+    """A temporary path beside ``path`` to write to: renamed to ``path`` when
+    the ``with`` block ends normally, removed when it raises, so that
+    ``path`` is either absent (or as before) or complete."""
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
         dir=directory, prefix='.' + osp.basename(path) + '.', suffix='.tmp')
+    os.close(fd)
     try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp made it private
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def remove_partial_output(path: str) -> None:
+    """Delete the temporary files of :func:`atomic_output` for ``path`` that
+    a killed process left behind."""
+    directory, name = osp.split(osp.abspath(path))
+    for tmp in glob.glob(osp.join(directory, f'.{glob.escape(name)}.*.tmp')):
+        os.remove(tmp)
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_output`)."""
+    with atomic_output(path) as tmp, open(tmp, 'wb') as f:
+        f.write(data)
 
 
 def encode_png(array: np.ndarray,
