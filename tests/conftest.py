@@ -23,8 +23,10 @@ Fixtures:
   val 3 (patient 3: train_2, train_6, train_10), testA 2, testB 2.
 - ``glas_gland_masks``: ``{name: (H, W) uint8 0/1}`` of the glands drawn
   for ``glas_official_src`` (the ground truth of ``glas_prepared``).
+- ``tiny_checkpoint`` (session-scoped): the path of a checkpoint of
+  ``tests/configs/pspnet_r38_tiny.py`` with seeded random weights.
 
-All fixtures are function-scoped: tests may modify the folders.
+The other fixtures are function-scoped: tests may modify the folders.
 """
 import os.path as osp
 import sys
@@ -35,9 +37,9 @@ import cv2
 import numpy as np
 import pytest
 
-DATASET_CONVERTERS = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
-    'dataset_converters')
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DATASET_CONVERTERS = osp.join(REPO, 'tools', 'dataset_converters')
+TINY_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_tiny.py')
 STROMA_RGB = (228, 170, 214)
 EPITHELIUM_RGB = (120, 60, 150)
 LUMEN_RGB = (246, 236, 246)
@@ -159,6 +161,22 @@ def glas_prepared(glas_official_src, tmp_path) -> str:
     out = osp.join(str(tmp_path), 'glas')
     prepare_glas(glas_official_src, out, val_fraction=0.2, seed=0)
     return out
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(tmp_path_factory) -> str:
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from oeem_mmseg.apis.config import adapt_to_device, load_config
+    cfg = adapt_to_device(load_config(TINY_SEG))
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
 
 
 @pytest.fixture(autouse=True)

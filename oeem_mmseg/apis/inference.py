@@ -11,10 +11,11 @@ from tqdm import tqdm
 from ..datasets.glas import GlaSDataset
 from ..utils.checkpoint import load_model_weights
 from ..utils.errors import OEEMInputError
-from ..utils.grid import block_boxes
+from ..utils.grid import Box, tile_boxes
 from ..utils.io import atomic_write_png, read_rgb
 from ..utils.visualization import label_overlay
 from .config import adapt_to_device, load_config, use_aug_test
+from .regions import segment_region
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
@@ -49,25 +50,19 @@ def segment_image(model: torch.nn.Module,
                   block_size: int = 2048) -> np.ndarray:
     """Class index per pixel, (H, W) uint8, of an RGB image (H, W, 3).
 
-    Images larger than ``block_size`` are segmented block by block (each
-    block with a margin of one test window around its core), so memory stays
-    bounded whatever the image size.
+    Images larger than ``block_size`` are segmented block by block
+    (:func:`segment_region`), so memory stays bounded whatever the image
+    size, with the classes whole-image inference gives.
     """
-    from mmseg.apis import inference_model
     height, width = image.shape[:2]
-    test_cfg = model.test_cfg
-    margin = max(test_cfg.get('crop_size', (256, 256)))
-    mask = np.zeros((height, width), np.uint8)
-    bgr = image[..., ::-1]
-    for context, core in block_boxes(height, width, block_size, margin):
-        block = np.ascontiguousarray(
-            bgr[context[0]:context[2], context[1]:context[3]])
-        with torch.no_grad():
-            pred = inference_model(model, block).pred_sem_seg.data[0]
-        y0, x0 = core[0] - context[0], core[1] - context[1]
-        mask[core[0]:core[2], core[1]:core[3]] = pred[
-            y0:y0 + core[2] - core[0],
-            x0:x0 + core[3] - core[1]].cpu().numpy().astype(np.uint8)
+    mask = np.empty((height, width), np.uint8)
+
+    def read(box: Box) -> np.ndarray:
+        return image[box[0]:box[2], box[1]:box[3]]
+
+    for core in tile_boxes(height, width, block_size):
+        mask[core[0]:core[2], core[1]:core[3]] = segment_region(
+            model, read, core, (height, width))
     return mask
 
 
