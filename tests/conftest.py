@@ -102,15 +102,19 @@ def write_slide(path,
                 tissue: Sequence[Tuple[int, int, int, int]] = (),
                 mpp: Optional[float] = 0.25,
                 tile: int = 512,
-                seed: int = 0) -> str:
+                seed: int = 0,
+                aperio: bool = False) -> str:
     """Write a synthetic slide: a pyramidal, tiled, zlib-compressed RGB TIFF
-    of level-0 ``size`` (H, W), levels downsampled by 4 down to one tile.
+    (or Aperio SVS) of level-0 ``size`` (H, W), levels downsampled by 4 down
+    to one tile.
 
     Args:
         tissue: Level-0 boxes ``(y0, x0, y1, x1)`` of tissue pieces
             (:func:`tissue_piece`); elsewhere glass.
         mpp: Microns per level-0 pixel in the resolution tags (OpenSlide's
             ``openslide.mpp-x``), None for none.
+        aperio: Write an Aperio SVS instead (the ImageDescription that
+            OpenSlide's Aperio reader expects, the mpp in it).
 
     Memory stays at a few tiles plus the tissue pieces, whatever ``size``:
     glass tiles are encoded once.
@@ -147,7 +151,11 @@ def write_slide(path,
         downsample, (height, width) = 1, size
         while True:
             options = {}
-            if mpp:
+            if aperio:
+                options['description'] = (
+                    f'Aperio Image Library (synthetic)\r\n{width}x{height} '
+                    f'({tile}x{tile})' + (f'|MPP = {mpp}' if mpp else ''))
+            elif mpp:
                 pixels_per_cm = 1e4 / (mpp * downsample)
                 options = dict(resolution=(pixels_per_cm, pixels_per_cm),
                                resolutionunit='CENTIMETER')

@@ -39,8 +39,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     resolution = slides.add_mutually_exclusive_group()
     resolution.add_argument(
         '--level', type=int,
-        help='segment this slide level (default: the level closest to the '
-        "config's slide_cfg.mpp, the training data's scale)")
+        help="segment this slide level as it is (default: the config's "
+        "slide_cfg.mpp, the training data's scale: a level within 5%% of it, "
+        'else the next finer level resized)')
     resolution.add_argument(
         '--mpp', type=float,
         help='segment at this many microns per pixel (needs the slide\'s '

@@ -26,8 +26,8 @@ from tqdm import tqdm
 
 from ..slides.areas import area_summary, write_area_summary
 from ..slides.geojson import feature_collection, qupath_annotation, to_level0
-from ..slides.mask_pyramid import (GLASS, iter_mask_tiles, read_mask_overview,
-                                   write_mask_pyramid)
+from ..slides.mask_pyramid import (GLASS, iter_mask_tiles, mask_shape,
+                                   read_mask_overview, write_mask_pyramid)
 from ..slides.polygons import RegionPolygons
 from ..slides.reader import Resolution, SlideReader
 from ..slides.tile_store import TileStore
@@ -156,6 +156,45 @@ def _overlay(thumbnail: np.ndarray, thumb_scale: float, mask_path: str,
     return overlay
 
 
+def _make_mask(model: torch.nn.Module, slide: SlideReader,
+               resolution: Resolution, tissue: Optional[TissueMap],
+               options: SlideOptions, outputs: Dict[str, str],
+               palette: List[List[int]]) -> dict:
+    """Segment the tiles with tissue (reusing those an earlier run
+    finished) and write the mask TIFF; returns ``dict(tiles, tissue_tiles,
+    computed, reused, segment_seconds)``."""
+    size = options.tile_size
+    boxes = {(box[0] // size, box[1] // size): box
+             for box in tile_boxes(resolution.height, resolution.width, size)}
+    selected = {index for index, box in boxes.items()
+                if tissue is None or tissue.any(box)}
+    store = TileStore(outputs['parts'], dict(
+        slide=osp.abspath(slide.path),
+        slide_size=[slide.width0, slide.height0],
+        level=resolution.level,
+        downsample=resolution.downsample,
+        size=[resolution.height, resolution.width],
+        tile_size=size,
+        tissue_mask=options.tissue_mask,
+        test_cfg=dict(model.test_cfg or {}),
+        checkpoint=getattr(model, 'checkpoint', None)))
+    todo = [(index, boxes[index]) for index in sorted(selected)
+            if index not in store]
+    start = time.perf_counter()
+    with tqdm(total=len(selected), initial=len(selected) - len(todo),
+              desc=osp.basename(slide.path), unit='tile') as progress:
+        _segment_tiles(model, slide, resolution, todo, store, tissue,
+                       progress)
+    seconds = time.perf_counter() - start
+    write_mask_pyramid(
+        outputs['mask'], (resolution.height, resolution.width), size,
+        lambda row, col: store.load((row, col))
+        if (row, col) in selected else None, palette, resolution.mpp)
+    return dict(tiles=len(boxes), tissue_tiles=len(selected),
+                computed=len(todo), reused=len(selected) - len(todo),
+                segment_seconds=seconds)
+
+
 def infer_slide(model: torch.nn.Module,
                 path: str,
                 out_dir: str,
@@ -167,8 +206,10 @@ def infer_slide(model: torch.nn.Module,
 
     Returns:
         ``dict(status='skipped')`` when every output exists, else
-        ``dict(status='done', level, downsample, mpp, height, width, tiles,
-        tissue_tiles, computed, reused, polygons, seconds)``.
+        ``dict(status='done', level, downsample, mpp, height, width,
+        computed, seconds)``, with ``tiles, tissue_tiles, reused,
+        segment_seconds`` (the tile loop) when the mask was made and
+        ``polygons`` when the annotations were.
     """
     options = options or SlideOptions()
     if options.tile_size <= 0 or options.tile_size % 16:
@@ -186,47 +227,25 @@ def infer_slide(model: torch.nn.Module,
     mpp = options.mpp
     if mpp is None and options.level is None:
         mpp = (model.cfg.get('slide_cfg') or {}).get('mpp')
-    size = options.tile_size
     with SlideReader(path, options.slide_mpp) as slide:
         resolution = slide.resolution(options.level, mpp)
+        summary = dict(status='done', level=resolution.level,
+                       downsample=resolution.downsample, mpp=resolution.mpp,
+                       height=resolution.height, width=resolution.width,
+                       computed=0)
         thumbnail, thumb_resolution = slide.thumbnail(options.thumbnail_size)
         thumb_scale = resolution.downsample / thumb_resolution.downsample
         tissue = (TissueMap(tissue_mask(thumbnail), (thumb_scale, ) * 2)
                   if options.tissue_mask else None)
-        boxes = {(box[0] // size, box[1] // size): box
-                 for box in tile_boxes(resolution.height, resolution.width,
-                                       size)}
-        selected = {index for index, box in boxes.items()
-                    if tissue is None or tissue.any(box)}
-        summary = dict(status='done', level=resolution.level,
-                       downsample=resolution.downsample, mpp=resolution.mpp,
-                       height=resolution.height, width=resolution.width,
-                       tiles=len(boxes), tissue_tiles=len(selected),
-                       computed=0, reused=len(selected))
         if not osp.isfile(outputs['mask']):
-            store = TileStore(outputs['parts'], dict(
-                slide=osp.abspath(path),
-                slide_size=[slide.width0, slide.height0],
-                level=resolution.level,
-                downsample=resolution.downsample,
-                size=[resolution.height, resolution.width],
-                tile_size=size,
-                tissue_mask=options.tissue_mask,
-                test_cfg=dict(model.test_cfg or {}),
-                checkpoint=getattr(model, 'checkpoint', None)))
-            todo = [(index, boxes[index]) for index in sorted(selected)
-                    if index not in store]
-            summary.update(computed=len(todo),
-                           reused=len(selected) - len(todo))
-            with tqdm(total=len(selected), initial=len(selected) - len(todo),
-                      desc=osp.basename(path), unit='tile') as progress:
-                _segment_tiles(model, slide, resolution, todo, store, tissue,
-                               progress)
-            write_mask_pyramid(
-                outputs['mask'], (resolution.height, resolution.width), size,
-                lambda row, col: store.load((row, col))
-                if (row, col) in selected else None, palette,
-                resolution.mpp)
+            summary.update(_make_mask(model, slide, resolution, tissue,
+                                      options, outputs, palette))
+        elif mask_shape(outputs['mask'])[0] != (resolution.height,
+                                                resolution.width):
+            raise OEEMInputError(
+                f'{outputs["mask"]}: made at another resolution than '
+                f'{resolution.width}x{resolution.height}; delete it or '
+                'choose another --out')
     if not all(osp.isfile(outputs[key])
                for key in ('geojson', 'areas_json', 'areas_csv')):
         summary['polygons'] = _write_annotations(
