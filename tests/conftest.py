@@ -23,21 +23,28 @@ Fixtures:
   val 3 (patient 3: train_2, train_6, train_10), testA 2, testB 2.
 - ``glas_gland_masks``: ``{name: (H, W) uint8 0/1}`` of the glands drawn
   for ``glas_official_src`` (the ground truth of ``glas_prepared``).
+- ``tiny_checkpoint`` (session-scoped): the path of a checkpoint of
+  ``tests/configs/pspnet_r38_tiny.py`` with seeded random weights.
+- ``gland_checkpoint`` (session-scoped): the same model with its last
+  layer set to mark the synthetic glands (not a trained model).
 
-All fixtures are function-scoped: tests may modify the folders.
+The other fixtures are function-scoped: tests may modify the folders.
+:func:`write_slide` writes synthetic whole slides (pyramidal tiled TIFFs
+that OpenSlide reads): glass with pieces of the same synthetic tissue.
 """
 import os.path as osp
 import sys
+import zlib
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 import pytest
 
-DATASET_CONVERTERS = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'tools',
-    'dataset_converters')
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DATASET_CONVERTERS = osp.join(REPO, 'tools', 'dataset_converters')
+TINY_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_tiny.py')
 STROMA_RGB = (228, 170, 214)
 EPITHELIUM_RGB = (120, 60, 150)
 LUMEN_RGB = (246, 236, 246)
@@ -69,6 +76,99 @@ def draw_glas_image(size: Tuple[int, int], seed: int,
     noise = rng.integers(-12, 13, image.shape)
     image = np.clip(image.astype(np.int16) + noise, 0, 255).astype(np.uint8)
     return image, instances
+
+
+GLASS_RGB = (242, 242, 240)
+
+
+def tissue_piece(size: Tuple[int, int], scale: float, seed: int) -> np.ndarray:
+    """(H, W, 3) uint8 RGB tissue of ``size``: :func:`draw_glas_image`
+    images (120 x 150) side by side, enlarged ``scale`` times (2.48 for
+    0.25 um/px slides: GlaS images are 0.62 um/px)."""
+    rows, cols = (-(-round(side / scale) // block)
+                  for side, block in zip(size, (120, 150)))
+    canvas = np.concatenate([
+        np.concatenate([
+            draw_glas_image((120, 150), seed * 1000 + row * cols + col)[0]
+            for col in range(cols)], axis=1) for row in range(rows)], axis=0)
+    canvas = cv2.resize(canvas, (round(canvas.shape[1] * scale),
+                                 round(canvas.shape[0] * scale)),
+                        interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(canvas[:size[0], :size[1]])
+
+
+def write_slide(path,
+                size: Tuple[int, int],
+                tissue: Sequence[Tuple[int, int, int, int]] = (),
+                mpp: Optional[float] = 0.25,
+                tile: int = 512,
+                seed: int = 0,
+                aperio: bool = False) -> str:
+    """Write a synthetic slide: a pyramidal, tiled, zlib-compressed RGB TIFF
+    (or Aperio SVS) of level-0 ``size`` (H, W), levels downsampled by 4 down
+    to one tile.
+
+    Args:
+        tissue: Level-0 boxes ``(y0, x0, y1, x1)`` of tissue pieces
+            (:func:`tissue_piece`); elsewhere glass.
+        mpp: Microns per level-0 pixel in the resolution tags (OpenSlide's
+            ``openslide.mpp-x``), None for none.
+        aperio: Write an Aperio SVS instead (the ImageDescription that
+            OpenSlide's Aperio reader expects, the mpp in it).
+
+    Memory stays at a few tiles plus the tissue pieces, whatever ``size``:
+    glass tiles are encoded once.
+    """
+    import tifffile
+    pieces = [((y0, x0), tissue_piece((y1 - y0, x1 - x0), 0.62 / (mpp or 0.25),
+                                      seed + index))
+              for index, (y0, x0, y1, x1) in enumerate(tissue)]
+    glass = np.empty((tile, tile, 3), np.uint8)
+    glass[:] = GLASS_RGB
+    glass_bytes = zlib.compress(glass.tobytes())
+
+    def tiles(downsample: int, height: int, width: int):
+        for ty in range(0, height, tile):
+            for tx in range(0, width, tile):
+                out = None
+                for (py, px), image in pieces:
+                    level = image[::downsample, ::downsample] if \
+                        downsample > 1 else image
+                    top, left = -(-py // downsample), -(-px // downsample)
+                    y0, x0 = max(ty, top), max(tx, left)
+                    y1 = min(ty + tile, top + level.shape[0])
+                    x1 = min(tx + tile, left + level.shape[1])
+                    if y0 >= y1 or x0 >= x1:
+                        continue
+                    if out is None:
+                        out = glass.copy()
+                    out[y0 - ty:y1 - ty, x0 - tx:x1 - tx] = \
+                        level[y0 - top:y1 - top, x0 - left:x1 - left]
+                yield glass_bytes if out is None else zlib.compress(
+                    out.tobytes())
+
+    with tifffile.TiffWriter(str(path), bigtiff=True) as tif:
+        downsample, (height, width) = 1, size
+        while True:
+            options = {}
+            if aperio:
+                options['description'] = (
+                    f'Aperio Image Library (synthetic)\r\n{width}x{height} '
+                    f'({tile}x{tile})' + (f'|MPP = {mpp}' if mpp else ''))
+            elif mpp:
+                pixels_per_cm = 1e4 / (mpp * downsample)
+                options = dict(resolution=(pixels_per_cm, pixels_per_cm),
+                               resolutionunit='CENTIMETER')
+            tif.write(tiles(downsample, height, width),
+                      shape=(height, width, 3), dtype=np.uint8,
+                      tile=(tile, tile), compression='zlib',
+                      photometric='rgb', subfiletype=1 if downsample > 1
+                      else 0, metadata=None, **options)
+            if max(height, width) <= tile:
+                break
+            downsample *= 4
+            height, width = -(-size[0] // downsample), -(-size[1] // downsample)
+    return str(path)
 
 
 def _source_names(train: int, testA: int, testB: int) -> list:
@@ -159,6 +259,53 @@ def glas_prepared(glas_official_src, tmp_path) -> str:
     out = osp.join(str(tmp_path), 'glas')
     prepare_glas(glas_official_src, out, val_fraction=0.2, seed=0)
     return out
+
+
+@pytest.fixture(scope='session')
+def tiny_checkpoint(tmp_path_factory) -> str:
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import MODELS
+
+    from oeem_mmseg.apis.config import adapt_to_device, load_config
+    cfg = adapt_to_device(load_config(TINY_SEG))
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    path = str(tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
+
+
+@pytest.fixture(scope='session')
+def gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
+    """The tiny segmentor with its last layer set so that it marks the
+    synthetic glands of :func:`draw_glas_image` (IoU about 0.6): masks with
+    regions of both classes for the slide tests. Not a trained model."""
+    import torch
+    from mmengine.registry import init_default_scope
+
+    from oeem_mmseg.apis.inference import init_model
+    init_default_scope('mmseg')
+    model = init_model(TINY_SEG, tiny_checkpoint)
+    image, instances = draw_glas_image((120, 150), 3)
+    glands = instances > 0
+    head = model.decode_head.conv_seg
+    with torch.no_grad():
+        inputs = model.data_preprocessor(dict(inputs=[torch.from_numpy(
+            np.ascontiguousarray(image[..., ::-1].transpose(2, 0, 1)))]),
+            False)['inputs']
+        head.bias.zero_()
+        logits = model.predict(inputs)[0].seg_logits.data
+        margin = (logits[1] - logits[0]).numpy()
+        sign = 1 if margin[glands].mean() > margin[~glands].mean() else -1
+        head.weight[1] = head.weight[0] + sign * (head.weight[1] -
+                                                  head.weight[0])
+        head.bias[1] = -sign * (margin[glands].mean() +
+                                margin[~glands].mean()) / 2
+    path = str(tmp_path_factory.mktemp('ckpt') / 'glands.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
 
 
 @pytest.fixture(autouse=True)

@@ -26,4 +26,4 @@ fi
 # mmcv's pure-Python dependencies come with the pinned runtime requirements
 pip_install -q mmcv==2.1.0 -r requirements/runtime.txt -r requirements/tests.txt
 pip_install -q --no-build-isolation --no-deps -e .
-"$PY" -c 'import torch, mmcv, mmseg, mmpretrain, oeem_mmseg; print("ready:", "torch", torch.__version__, "mmcv", mmcv.__version__, "mmseg", mmseg.__version__, "mmpretrain", mmpretrain.__version__, "cuda", torch.cuda.is_available())'
+"$PY" -c 'import torch, mmcv, mmseg, mmpretrain, openslide, oeem_mmseg; print("ready:", "torch", torch.__version__, "mmcv", mmcv.__version__, "mmseg", mmseg.__version__, "mmpretrain", mmpretrain.__version__, "openslide", openslide.__library_version__, "cuda", torch.cuda.is_available())'

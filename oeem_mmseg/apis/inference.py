@@ -1,4 +1,5 @@
-"""Segmenting new images of any size with a trained segmentor."""
+"""Segmenting new images of any size, and whole slides, with a trained
+segmentor."""
 import os
 import os.path as osp
 from typing import List, Optional, Sequence
@@ -10,11 +11,14 @@ from tqdm import tqdm
 
 from ..datasets.glas import GlaSDataset
 from ..utils.checkpoint import load_model_weights
+from ..slides.reader import SLIDE_SUFFIXES, is_slide
 from ..utils.errors import OEEMInputError
-from ..utils.grid import block_boxes
+from ..utils.grid import Box, tile_boxes
 from ..utils.io import atomic_write_png, read_rgb
 from ..utils.visualization import label_overlay
 from .config import adapt_to_device, load_config, use_aug_test
+from .regions import segment_region
+from .slide_inference import SlideOptions, infer_slide
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
@@ -41,6 +45,7 @@ def init_model(config: str,
     model.dataset_meta = meta.get('dataset_meta') or dict(
         GlaSDataset.METAINFO)
     model.cfg = cfg
+    model.checkpoint = checkpoint
     return model.to(device).eval()
 
 
@@ -49,37 +54,32 @@ def segment_image(model: torch.nn.Module,
                   block_size: int = 2048) -> np.ndarray:
     """Class index per pixel, (H, W) uint8, of an RGB image (H, W, 3).
 
-    Images larger than ``block_size`` are segmented block by block (each
-    block with a margin of one test window around its core), so memory stays
-    bounded whatever the image size.
+    Images larger than ``block_size`` are segmented block by block
+    (:func:`segment_region`), so memory stays bounded whatever the image
+    size, with the classes whole-image inference gives.
     """
-    from mmseg.apis import inference_model
     height, width = image.shape[:2]
-    test_cfg = model.test_cfg
-    margin = max(test_cfg.get('crop_size', (256, 256)))
-    mask = np.zeros((height, width), np.uint8)
-    bgr = image[..., ::-1]
-    for context, core in block_boxes(height, width, block_size, margin):
-        block = np.ascontiguousarray(
-            bgr[context[0]:context[2], context[1]:context[3]])
-        with torch.no_grad():
-            pred = inference_model(model, block).pred_sem_seg.data[0]
-        y0, x0 = core[0] - context[0], core[1] - context[1]
-        mask[core[0]:core[2], core[1]:core[3]] = pred[
-            y0:y0 + core[2] - core[0],
-            x0:x0 + core[3] - core[1]].cpu().numpy().astype(np.uint8)
+    mask = np.empty((height, width), np.uint8)
+
+    def read(box: Box) -> np.ndarray:
+        return image[box[0]:box[2], box[1]:box[3]]
+
+    for core in tile_boxes(height, width, block_size):
+        mask[core[0]:core[2], core[1]:core[3]] = segment_region(
+            model, read, core, (height, width))
     return mask
 
 
 def list_images(inputs: Sequence[str]) -> List[str]:
-    """Image files named in ``inputs`` (files, or folders searched one level
-    deep), in order; a missing path is an :class:`OEEMInputError`."""
+    """Image and slide files named in ``inputs`` (files, or folders searched
+    one level deep), in order; a missing path is an
+    :class:`OEEMInputError`."""
     paths = []
     for item in inputs:
         if osp.isdir(item):
             paths += sorted(
                 osp.join(item, name) for name in os.listdir(item)
-                if name.lower().endswith(IMAGE_SUFFIXES))
+                if name.lower().endswith(IMAGE_SUFFIXES + SLIDE_SUFFIXES))
         elif osp.isfile(item):
             paths.append(item)
         else:
@@ -92,16 +92,27 @@ def list_images(inputs: Sequence[str]) -> List[str]:
 def infer_images(model: torch.nn.Module,
                  inputs: Sequence[str],
                  out_dir: str,
-                 block_size: int = 2048) -> dict:
-    """Segment every image of ``inputs`` into ``out_dir``: ``NAME.png`` (the
-    class index per pixel, with the palette) and ``NAME_overlay.png``.
+                 block_size: int = 2048,
+                 slide_options: Optional[SlideOptions] = None) -> dict:
+    """Segment every image and slide of ``inputs`` into ``out_dir``.
 
-    Images whose two outputs exist are skipped, so an interrupted run
-    resumes. Returns ``dict(done=..., skipped=...)``.
+    Images: ``NAME.png`` (the class index per pixel, with the palette) and
+    ``NAME_overlay.png``. Whole slides (:func:`is_slide`): the outputs of
+    :func:`infer_slide` with ``slide_options``.
+
+    Inputs whose outputs exist are skipped, and a slide resumes from its
+    finished tiles, so an interrupted run resumes. Returns
+    ``dict(done=..., skipped=...)``.
     """
     palette = model.dataset_meta['palette']
     done = skipped = 0
     for path in tqdm(list_images(inputs), desc='segmenting', unit='image'):
+        if is_slide(path):
+            status = infer_slide(model, path, out_dir,
+                                 slide_options)['status']
+            done += status == 'done'
+            skipped += status == 'skipped'
+            continue
         name = osp.splitext(osp.basename(path))[0]
         mask_path = osp.join(out_dir, name + '.png')
         overlay_path = osp.join(out_dir, name + '_overlay.png')

@@ -1,6 +1,7 @@
-"""Window geometry: one sliding grid for patches, tiles, sliding windows and
-blocks, and one helper that pastes window maps onto a canvas and averages
-where they overlap.
+"""Window geometry: one sliding grid for patches, tiles and sliding windows,
+the tiles (and the context each needs) of images segmented piece by piece,
+and one helper that pastes window maps onto a canvas and averages where
+they overlap.
 
 Boxes are ``(y0, x0, y1, x1)`` in pixels, ends excluded.
 """
@@ -59,43 +60,38 @@ def grid_boxes(height: int, width: int, size: SizePair,
             for x in grid_offsets(width, size_w, stride_w)]
 
 
-def _block_spans(length: int, block_size: int,
-                 margin: int) -> List[Tuple[Tuple[int, int], Tuple[int, int]]]:
-    """Per axis: ``((start, end), (core_start, core_end))`` of the blocks of
-    :func:`block_boxes`."""
-    starts = grid_offsets(length, block_size, block_size - 2 * margin)
-    spans = []
-    for index, start in enumerate(starts):
-        core_start = spans[-1][1][1] if spans else 0
-        core_end = (length if index == len(starts) - 1 else
-                    start + block_size - margin)
-        spans.append(((start, min(start + block_size, length)),
-                      (core_start, core_end)))
-    return spans
+def tile_boxes(height: int, width: int, size: int) -> List[Box]:
+    """Tiles of ``size`` x ``size`` pixels that cover the image without
+    overlap, row-major; the last row and column are cut at the image edge."""
+    return [(y, x, min(y + size, height), min(x + size, width))
+            for y in range(0, height, size) for x in range(0, width, size)]
 
 
-def block_boxes(height: int, width: int, block_size: int,
-                margin: int) -> List[Tuple[Box, Box]]:
-    """Cover an image with blocks of at most ``block_size`` pixels a side.
+def covering_span(start: int, end: int, length: int, size: int,
+                  stride: int) -> Tuple[int, int]:
+    """``(first, last)``: the span, along one axis of ``length`` pixels, of
+    the windows of :func:`grid_offsets` that overlap ``[start, end)``.
 
-    The blocks are the windows of :func:`grid_boxes` with stride
-    ``block_size - 2 * margin``. Returns ``(context, core)`` box pairs: the
-    cores tile the image without overlap, and each core lies inside its
-    context (the block) at least ``margin`` pixels away from every block
-    edge that is not an image edge, so that windows near a core's border
-    still see their surroundings.
-
-    Raises:
-        ValueError: ``block_size`` is not larger than ``2 * margin``.
+    The windows of ``grid_offsets(last - first, size, stride)`` shifted by
+    ``first`` are exactly those windows, so a grid run on that span alone
+    sees the same windows over ``[start, end)`` as the whole axis.
     """
-    if block_size - 2 * margin <= 0:
-        raise ValueError(f'block_size {block_size} must exceed twice the '
-                         f'margin {margin}')
-    return [((y0, x0, y1, x1), (cy0, cx0, cy1, cx1))
-            for (y0, y1), (cy0, cy1) in _block_spans(height, block_size,
-                                                     margin)
-            for (x0, x1), (cx0, cx1) in _block_spans(width, block_size,
-                                                     margin)]
+    offsets = [offset for offset in grid_offsets(length, size, stride)
+               if offset < end and offset + size > start]
+    return offsets[0], min(offsets[-1] + size, length)
+
+
+def context_box(core: Box, shape: Tuple[int, int], size: SizePair,
+                stride: SizePair) -> Box:
+    """The box of the sliding-grid windows (``size``, ``stride``) over an
+    image of ``shape`` (h, w) that overlap ``core`` (see
+    :func:`covering_span`): a sliding-window or tiled inference run on this
+    box alone gives ``core`` the values it gets from the whole image."""
+    size_h, size_w = _pair(size)
+    stride_h, stride_w = _pair(stride)
+    y0, y1 = covering_span(core[0], core[2], shape[0], size_h, stride_h)
+    x0, x1 = covering_span(core[1], core[3], shape[1], size_w, stride_w)
+    return y0, x0, y1, x1
 
 
 def paste_windows(canvas: Tensor, values: Tensor,
@@ -151,6 +147,7 @@ def box_size(box: Box) -> Tuple[int, int]:
 
 
 __all__ = [
-    'Box', 'block_boxes', 'box_size', 'grid_boxes', 'grid_offsets',
-    'overlap_mean', 'paste_windows', 'window_coverage'
+    'Box', 'box_size', 'context_box', 'covering_span', 'grid_boxes',
+    'grid_offsets', 'overlap_mean', 'paste_windows', 'tile_boxes',
+    'window_coverage'
 ]

@@ -1,17 +1,18 @@
 """Reading images and masks with clear errors, checking output locations,
 and atomic file writes."""
 import errno
+import glob
 import io
 import os
 import os.path as osp
 import uuid
-from typing import Optional, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Iterator, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from .errors import OEEMInputError
-
 
 def _read_bytes(path: str, what: str) -> bytes:
     """The content of the ``what`` file (e.g. ``'image'``) ``path``; a
@@ -134,16 +135,18 @@ def _create_temporary(directory: str, name: str) -> Tuple[int, str]:
             continue
 
 
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so
-    that ``path`` is either absent or complete; the file's mode honours the
-    umask, as with ``open``."""
+@contextmanager
+def atomic_output(path: str) -> Iterator[str]:
+    """A temporary path beside ``path`` to write to: renamed to ``path`` when
+    the ``with`` block ends normally, removed when it raises, so that
+    ``path`` is either absent (or as before) or complete; the file's mode
+    honours the umask, as with ``open``."""
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = _create_temporary(directory, osp.basename(path))
+    os.close(fd)
     try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
+        yield tmp
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):
@@ -206,6 +209,20 @@ def check_output_location(path: str,
             reason = 'permission denied'
         raise OEEMInputError(
             f'{where}: cannot write in {directory} ({reason})') from None
+
+
+def remove_partial_output(path: str) -> None:
+    """Delete the temporary files of :func:`atomic_output` for ``path`` that
+    a killed process left behind."""
+    directory, name = osp.split(osp.abspath(path))
+    for tmp in glob.glob(osp.join(directory, f'.{glob.escape(name)}.*.tmp')):
+        os.remove(tmp)
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_output`)."""
+    with atomic_output(path) as tmp, open(tmp, 'wb') as f:
+        f.write(data)
 
 
 def encode_png(array: np.ndarray,

@@ -8,6 +8,9 @@ crop_size = (256, 256)
 # training and test images are cut into tiles of this side and stride
 tile_size = 256
 tile_stride = 192
+# the scale of the GlaS images (20x, 0.62 um per pixel): tools/infer.py
+# segments whole slides at this scale unless --level or --mpp say otherwise
+slide_cfg = dict(mpp=0.62)
 # the scale ratios of the paper's test, for --aug-test and --tta
 test_scales = [0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
 train_pipeline = [

@@ -1,0 +1,264 @@
+"""Segmenting whole-slide images tile by tile, in memory that does not grow
+with the slide, resumable after a kill.
+
+Outputs in ``out_dir`` for a slide ``NAME.svs``:
+
+- ``NAME_mask.tif``: class index per pixel at the inference resolution,
+  255 where nothing was segmented (glass), a tiled pyramidal TIFF;
+- ``NAME_overlay.png``: the slide thumbnail with the classes blended in;
+- ``NAME.geojson``: one QuPath annotation per connected region of every
+  class but the first (the background class), level-0 pixel coordinates;
+- ``NAME_areas.json`` / ``NAME_areas.csv``: pixels and mm² per class;
+- ``NAME.parts/`` while it runs: the finished tiles, kept until the outputs
+  are written, so that a run started again skips them.
+"""
+import os.path as osp
+import shutil
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..slides.areas import area_summary, write_area_summary
+from ..slides.geojson import feature_collection, qupath_annotation, to_level0
+from ..slides.mask_pyramid import (GLASS, iter_mask_tiles, mask_shape,
+                                   read_mask_overview, write_mask_pyramid)
+from ..slides.polygons import RegionPolygons
+from ..slides.reader import Resolution, SlideReader
+from ..slides.tile_store import TileStore
+from ..slides.tissue import TissueMap, tissue_mask
+from ..utils.errors import OEEMInputError
+from ..utils.grid import Box, tile_boxes
+from ..utils.io import atomic_write_png, remove_partial_output
+from ..utils.visualization import label_overlay
+from .regions import region_context, segment_region
+
+# Tiles whose pixels are read ahead while the model runs.
+PREFETCH = 2
+
+
+@dataclass
+class SlideOptions:
+    """How slides are segmented (the options of ``tools/infer.py``).
+
+    Attributes:
+        level: Slide level to segment (exactly its pixels).
+        mpp: Microns per pixel to segment at; default: the config's
+            ``slide_cfg.mpp`` (the training data's scale), else level 0.
+        slide_mpp: The slide's microns per level-0 pixel, when its metadata
+            lacks them (or is wrong).
+        tissue_mask: Segment only tiles with tissue (Otsu on the
+            saturation of a thumbnail); pixels off the tissue are 255.
+        tile_size: Tile side in pixels at the inference resolution (a
+            multiple of 16): the unit of work, of resuming and of the mask
+            TIFF.
+        simplify: Polygon simplification tolerance in inference pixels.
+        thumbnail_size: Longest side of the thumbnail (tissue, overlay).
+    """
+    level: Optional[int] = None
+    mpp: Optional[float] = None
+    slide_mpp: Optional[float] = None
+    tissue_mask: bool = True
+    tile_size: int = 1024
+    simplify: float = 1.0
+    thumbnail_size: int = 2048
+
+
+def slide_outputs(out_dir: str, path: str) -> Dict[str, str]:
+    """The output paths of the slide ``path`` (see the module doc)."""
+    name = osp.splitext(osp.basename(path))[0]
+    return {
+        key: osp.join(out_dir, name + suffix)
+        for key, suffix in (('mask', '_mask.tif'), ('overlay', '_overlay.png'),
+                            ('geojson', '.geojson'),
+                            ('areas_json', '_areas.json'),
+                            ('areas_csv', '_areas.csv'), ('parts', '.parts'))
+    }
+
+
+def _segment_tiles(model: torch.nn.Module, slide: SlideReader,
+                   resolution: Resolution, todo: List[Tuple[Tuple[int, int],
+                                                            Box]],
+                   store: TileStore, tissue: Optional[TissueMap],
+                   progress: tqdm) -> None:
+    """Segment and store the tiles ``todo`` (``(index, box)``), reading the
+    next tiles' pixels in a second thread while the model runs."""
+    shape = (resolution.height, resolution.width)
+    contexts = [region_context(model, box, shape) for _, box in todo]
+    with ThreadPoolExecutor(1) as reader:
+        pending = deque(
+            reader.submit(slide.read, context, resolution)
+            for context in contexts[:PREFETCH])
+        for i, (index, box) in enumerate(todo):
+            pixels = pending.popleft()
+            if i + PREFETCH < len(todo):
+                pending.append(
+                    reader.submit(slide.read, contexts[i + PREFETCH],
+                                  resolution))
+            tile = segment_region(model, lambda _: pixels.result(), box,
+                                  shape)
+            if tissue is not None:
+                tile[~tissue.region(box)] = GLASS
+            store.save(index, tile)
+            progress.update()
+
+
+def _write_annotations(mask_path: str, outputs: Dict[str, str],
+                       resolution: Resolution, classes: List[str],
+                       palette: List[List[int]], tolerance: float,
+                       **about) -> int:
+    """GeoJSON annotations and class areas from the mask TIFF, in one pass
+    over its tiles; returns the number of polygons."""
+    shape = (resolution.height, resolution.width)
+    counts = np.zeros(256, np.int64)
+    regions = RegionPolygons(shape, range(1, len(classes)))
+    count = 0
+    with feature_collection(outputs['geojson']) as add:
+
+        def emit(found) -> None:
+            nonlocal count
+            for value, polygon in found:
+                polygon = to_level0(polygon, resolution.downsample, tolerance)
+                if polygon is not None:
+                    add(qupath_annotation(polygon, classes[value],
+                                          palette[value]))
+                    count += 1
+
+        for box, tile in iter_mask_tiles(mask_path):
+            counts += np.bincount(tile.ravel(), minlength=256)
+            emit(regions.add(box, tile))
+        emit(regions.close())
+    write_area_summary(
+        outputs['areas_json'], outputs['areas_csv'],
+        area_summary(counts, classes, resolution.mpp, GLASS), **about)
+    return count
+
+
+def _overlay(thumbnail: np.ndarray, thumb_scale: float, mask_path: str,
+             resolution: Resolution, palette: List[List[int]]) -> np.ndarray:
+    """The thumbnail with the mask's class colours blended in (glass
+    unchanged); ``thumb_scale``: thumbnail pixels per mask pixel."""
+    height = min(thumbnail.shape[0],
+                 max(1, round(resolution.height * thumb_scale)))
+    width = min(thumbnail.shape[1],
+                max(1, round(resolution.width * thumb_scale)))
+    labels = read_mask_overview(mask_path, (height, width))
+    segmented = labels != GLASS
+    overlay = thumbnail.copy()
+    region = overlay[:height, :width]
+    blended = label_overlay(region, np.where(segmented, labels, 0), palette)
+    region[segmented] = blended[segmented]
+    return overlay
+
+
+def _make_mask(model: torch.nn.Module, slide: SlideReader,
+               resolution: Resolution, tissue: Optional[TissueMap],
+               options: SlideOptions, outputs: Dict[str, str],
+               palette: List[List[int]]) -> dict:
+    """Segment the tiles with tissue (reusing those an earlier run
+    finished) and write the mask TIFF; returns ``dict(tiles, tissue_tiles,
+    computed, reused, segment_seconds)``."""
+    size = options.tile_size
+    boxes = {(box[0] // size, box[1] // size): box
+             for box in tile_boxes(resolution.height, resolution.width, size)}
+    selected = {index for index, box in boxes.items()
+                if tissue is None or tissue.any(box)}
+    store = TileStore(outputs['parts'], dict(
+        slide=osp.abspath(slide.path),
+        slide_size=[slide.width0, slide.height0],
+        level=resolution.level,
+        downsample=resolution.downsample,
+        size=[resolution.height, resolution.width],
+        tile_size=size,
+        tissue_mask=options.tissue_mask,
+        test_cfg=dict(model.test_cfg or {}),
+        checkpoint=getattr(model, 'checkpoint', None)))
+    todo = [(index, boxes[index]) for index in sorted(selected)
+            if index not in store]
+    start = time.perf_counter()
+    with tqdm(total=len(selected), initial=len(selected) - len(todo),
+              desc=osp.basename(slide.path), unit='tile') as progress:
+        _segment_tiles(model, slide, resolution, todo, store, tissue,
+                       progress)
+    seconds = time.perf_counter() - start
+    write_mask_pyramid(
+        outputs['mask'], (resolution.height, resolution.width), size,
+        lambda row, col: store.load((row, col))
+        if (row, col) in selected else None, palette, resolution.mpp)
+    return dict(tiles=len(boxes), tissue_tiles=len(selected),
+                computed=len(todo), reused=len(selected) - len(todo),
+                segment_seconds=seconds)
+
+
+def infer_slide(model: torch.nn.Module,
+                path: str,
+                out_dir: str,
+                options: Optional[SlideOptions] = None) -> dict:
+    """Segment a whole slide into ``out_dir`` (outputs: module doc).
+
+    Outputs already there are kept; tiles finished by an interrupted run
+    are not computed again.
+
+    Returns:
+        ``dict(status='skipped')`` when every output exists, else
+        ``dict(status='done', level, downsample, mpp, height, width,
+        computed, seconds)``, with ``tiles, tissue_tiles, reused,
+        segment_seconds`` (the tile loop) when the mask was made and
+        ``polygons`` when the annotations were.
+    """
+    options = options or SlideOptions()
+    if options.tile_size <= 0 or options.tile_size % 16:
+        raise OEEMInputError(f'--tile-size {options.tile_size}: must be a '
+                             'positive multiple of 16')
+    outputs = slide_outputs(out_dir, path)
+    finals = [p for key, p in outputs.items() if key != 'parts']
+    if all(osp.isfile(p) for p in finals):
+        return dict(status='skipped')
+    for final in finals:
+        remove_partial_output(final)
+    start = time.perf_counter()
+    classes = list(model.dataset_meta['classes'])
+    palette = [list(c) for c in model.dataset_meta['palette']]
+    mpp = options.mpp
+    if mpp is None and options.level is None:
+        mpp = (model.cfg.get('slide_cfg') or {}).get('mpp')
+    with SlideReader(path, options.slide_mpp) as slide:
+        resolution = slide.resolution(options.level, mpp)
+        summary = dict(status='done', level=resolution.level,
+                       downsample=resolution.downsample, mpp=resolution.mpp,
+                       height=resolution.height, width=resolution.width,
+                       computed=0)
+        thumbnail, thumb_resolution = slide.thumbnail(options.thumbnail_size)
+        thumb_scale = resolution.downsample / thumb_resolution.downsample
+        tissue = (TissueMap(tissue_mask(thumbnail), (thumb_scale, ) * 2)
+                  if options.tissue_mask else None)
+        if not osp.isfile(outputs['mask']):
+            summary.update(_make_mask(model, slide, resolution, tissue,
+                                      options, outputs, palette))
+        elif mask_shape(outputs['mask'])[0] != (resolution.height,
+                                                resolution.width):
+            raise OEEMInputError(
+                f'{outputs["mask"]}: made at another resolution than '
+                f'{resolution.width}x{resolution.height}; delete it or '
+                'choose another --out')
+    if not all(osp.isfile(outputs[key])
+               for key in ('geojson', 'areas_json', 'areas_csv')):
+        summary['polygons'] = _write_annotations(
+            outputs['mask'], outputs, resolution, classes, palette,
+            options.simplify, slide=path, level=resolution.level,
+            downsample=resolution.downsample, width=resolution.width,
+            height=resolution.height)
+    if not osp.isfile(outputs['overlay']):
+        atomic_write_png(
+            outputs['overlay'],
+            _overlay(thumbnail, thumb_scale, outputs['mask'], resolution,
+                     palette))
+    if osp.isdir(outputs['parts']):
+        shutil.rmtree(outputs['parts'])
+    summary['seconds'] = time.perf_counter() - start
+    return summary
