@@ -8,8 +8,9 @@ from mmpretrain.registry import DATASETS as PRETRAIN_DATASETS
 
 from ..utils.errors import OEEMInputError
 from ..utils.grid import Box, grid_boxes
-from ..utils.io import check_mask_size, read_binary_mask
-from .glas import GlaSDataset, read_image_hw, read_split
+from ..utils.io import (check_mask_size, read_binary_mask, read_image_hw,
+                        read_split)
+from .glas import GlaSDataset
 
 
 def patch_labels(mask: np.ndarray,
