@@ -59,6 +59,32 @@ def grid_boxes(height: int, width: int, size: SizePair,
             for x in grid_offsets(width, size_w, stride_w)]
 
 
+def even_window(length: int,
+                max_size: int,
+                overlap: int,
+                multiple: int = 1) -> Tuple[int, int]:
+    """``(size, stride)`` of the fewest windows of at most ``max_size``
+    pixels, overlapping by ``overlap``, that cover ``length`` pixels with
+    equal sizes (one window of ``length`` when it fits): for
+    :func:`grid_boxes`, unlike a fixed size whose last window may overlap
+    the one before by nearly its whole size. With ``multiple`` (a network's
+    output stride), ``length`` and ``overlap`` being multiples of it, the
+    size and stride are multiples of it too (the size rounded up, so it may
+    pass ``max_size`` by less than ``multiple``).
+
+    Raises:
+        ValueError: ``max_size`` is not larger than ``overlap``.
+    """
+    if max_size <= overlap:
+        raise ValueError(f'window {max_size} must exceed the overlap '
+                         f'{overlap}')
+    if length <= max_size:
+        return length, length
+    count = -(-(length - overlap) // (max_size - overlap))
+    size = -(-(length - overlap) // (count * multiple)) * multiple + overlap
+    return size, size - overlap
+
+
 def _block_spans(length: int, block_size: int,
                  margin: int) -> List[Tuple[Tuple[int, int], Tuple[int, int]]]:
     """Per axis: ``((start, end), (core_start, core_end))`` of the blocks of
@@ -151,6 +177,7 @@ def box_size(box: Box) -> Tuple[int, int]:
 
 
 __all__ = [
-    'Box', 'block_boxes', 'box_size', 'grid_boxes', 'grid_offsets',
+    'Box', 'block_boxes', 'box_size', 'even_window', 'grid_boxes',
+    'grid_offsets',
     'overlap_mean', 'paste_windows', 'window_coverage'
 ]
