@@ -47,12 +47,7 @@ val_dataloader = dict(
         patch_stride=56,
         min_fraction=0.05,
         pipeline=test_pipeline))
-val_evaluator = [
-    dict(type='MultiLabelMetric', thr=0.5, average='macro'),
-    dict(type='AveragePrecision'),
-]
 test_dataloader = val_dataloader
-test_evaluator = val_evaluator
 # pseudo-masks (tools/make_pseudo_masks.py): the patch scales whose CAMs are
 # summed, and the network input side of each crop
 cam_cfg = dict(scales=(1.0, 1.25, 1.5, 1.75, 2.0), input_size=cam_input_size)
