@@ -6,7 +6,6 @@ white background out; the fast CAM mode agrees with the paper's protocol;
 and the repository's LUAD-HistoSeg configs run through the tools."""
 import importlib.util
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest

@@ -3,7 +3,6 @@ names, CSV files or masks; one-line errors naming the file), the
 segmentation dataset of such folders (white background ignored), the tissue
 metrics (per-class IoU, mIoU, FWIoU) and overlays of N classes."""
 import os
-import os.path as osp
 
 import numpy as np
 import pytest

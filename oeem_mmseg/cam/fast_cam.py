@@ -37,7 +37,9 @@ class FastMultiScaleCAM(MultiScaleCAM):
             ``input_size`` squared crops (a window of twice the side counts
             four).
         window: Largest window side, pixels of the resized image (config
-            ``cam_cfg.window``); None: ``4 * input_size``.
+            ``cam_cfg.window``); None: 2048, a whole GlaS image at every
+            scale of the quick configs in one pass (the fastest on a CPU;
+            memory grows with it).
         overlap: Overlap of neighbouring windows, pixels (config
             ``cam_cfg.overlap``), rounded up to a multiple of ``cam_stride``;
             None: ``input_size // 4``.
@@ -55,7 +57,7 @@ class FastMultiScaleCAM(MultiScaleCAM):
                  **kwargs):
         super().__init__(model, scales, input_size, **kwargs)
         self.cam_stride = cam_stride
-        self.window = window or 4 * input_size
+        self.window = window or 2048
         overlap = input_size // 4 if overlap is None else overlap
         self.overlap = -(-overlap // cam_stride) * cam_stride
         if overlap < 0 or self.window <= self.overlap:

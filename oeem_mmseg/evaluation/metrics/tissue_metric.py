@@ -4,7 +4,6 @@ report them: IoU per class, mIoU, frequency-weighted IoU, pixel accuracy."""
 from collections import OrderedDict
 from typing import Dict, Optional, Sequence
 
-import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmseg.registry import METRICS
