@@ -27,6 +27,8 @@ Fixtures:
   ``tests/configs/pspnet_r38_tiny.py`` with seeded random weights.
 - ``gland_checkpoint`` (session-scoped): the same model with its last
   layer set to mark the synthetic glands (not a trained model).
+- ``make_tissue_patches``: the factory :func:`write_tissue_patches` of a
+  LUAD-HistoSeg-style folder of patches with planted tissue colours.
 
 The other fixtures are function-scoped: tests may modify the folders.
 :func:`write_slide` writes synthetic whole slides (pyramidal tiled TIFFs
@@ -227,6 +229,86 @@ def gland_masks_of(root: str) -> Dict[str, np.ndarray]:
         masks[anno.name[:-len('_anno.bmp')]] = (instances > 0).astype(
             np.uint8)
     return masks
+
+
+# Planted tissue colours of the LUAD-HistoSeg classes TE, NEC, LYM, TAS, and
+# the white background (mask value 4).
+TISSUE_CLASSES = ('TE', 'NEC', 'LYM', 'TAS')
+TISSUE_RGB = ((150, 50, 150), (240, 150, 120), (40, 40, 150), (230, 190, 60))
+WHITE_RGB = (250, 250, 250)
+TISSUE_PALETTE = [[205, 51, 51], [0, 255, 0], [65, 105, 225], [255, 165, 0],
+                  [255, 255, 255]]
+
+
+def draw_tissue_patch(rng: np.random.Generator,
+                      side: int) -> Tuple[np.ndarray, np.ndarray]:
+    """A patch of 1 to 3 tissue classes in bands (and, one time in four, a
+    white disc of background) and its mask: ``(image, mask)``, (side, side,
+    3) uint8 RGB and (side, side) uint8 with classes 0..3 and 4 for the
+    background. Every band is at least a quarter of the patch wide."""
+    count = int(rng.integers(1, 4))
+    classes = rng.choice(len(TISSUE_CLASSES), count, replace=False)
+    cuts = np.sort(rng.choice(np.arange(side // 4, side * 3 // 4 + 1,
+                                        side // 4), count - 1,
+                              replace=False)) if count > 1 else []
+    bands = np.searchsorted(cuts, np.arange(side), side='right')
+    mask = np.asarray(classes, np.uint8)[bands][None, :].repeat(side, 0)
+    if rng.integers(0, 2):
+        mask = mask.T.copy()
+    if rng.integers(0, 4) == 0:
+        yy, xx = np.mgrid[:side, :side]
+        cy, cx = rng.integers(0, side, 2)
+        mask[(yy - cy)**2 + (xx - cx)**2 < (side // 6)**2] = 4
+    colours = np.array(TISSUE_RGB + (WHITE_RGB, ), np.int16)
+    noise = rng.integers(-15, 16, (side, side, 3))
+    image = np.clip(colours[mask] + noise, 0, 255).astype(np.uint8)
+    return image, mask
+
+
+def label_text(mask: np.ndarray) -> str:
+    """``'1 0 0 1'``: the tissue classes present in a mask."""
+    return ' '.join(str(int((mask == c).any()))
+                    for c in range(len(TISSUE_CLASSES)))
+
+
+def write_tissue_patches(root,
+                         training: int = 24,
+                         val: int = 4,
+                         test: int = 4,
+                         side: int = 64,
+                         seed: int = 0,
+                         training_masks: bool = False) -> str:
+    """A LUAD-HistoSeg-style folder: ``training/NNNN-[a b c d].png``,
+    ``val/img|mask/vNNNN.png``, ``test/img|mask/tNNNN.png`` (masks: palette
+    PNGs, class per pixel, 4 = white background) of :func:`draw_tissue_patch`
+    patches; with ``training_masks``, also the masks of the training patches
+    as ``training_masks/NNNN-[a b c d].png``."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+
+    def write(path: Path, array: np.ndarray, palette=None) -> None:
+        from oeem_mmseg.utils.io import atomic_write_png
+        atomic_write_png(str(path), array, palette)
+
+    for index in range(training):
+        image, mask = draw_tissue_patch(rng, side)
+        name = f'{index:04d}-[{label_text(mask)}]'
+        write(root / 'training' / f'{name}.png', image)
+        if training_masks:
+            write(root / 'training_masks' / f'{name}.png', mask,
+                  TISSUE_PALETTE)
+    for split, count in (('val', val), ('test', test)):
+        for index in range(count):
+            image, mask = draw_tissue_patch(rng, side)
+            write(root / split / 'img' / f'{split[0]}{index:04d}.png', image)
+            write(root / split / 'mask' / f'{split[0]}{index:04d}.png', mask,
+                  TISSUE_PALETTE)
+    return str(root)
+
+
+@pytest.fixture
+def make_tissue_patches():
+    return write_tissue_patches
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from mmpretrain.registry import DATASETS as PRETRAIN_DATASETS
 from mmseg.registry import DATASETS
 from PIL import Image
 
-from oeem_mmseg.datasets.glas import GLAS_PALETTE, GlaSDataset, read_split
+from oeem_mmseg.datasets.glas import GLAS_PALETTE, GlaSDataset
 from oeem_mmseg.evaluation import GlaSMetric
+from oeem_mmseg.utils.io import read_split
 from oeem_mmseg.datasets.glas_patch import GlaSPatchDataset, patch_labels
 from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.datasets.transforms import (CropTile, LoadGlaSPatch,

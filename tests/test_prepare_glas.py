@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from oeem_mmseg.datasets.glas import GLAS_PALETTE, read_split
+from oeem_mmseg.datasets.glas import GLAS_PALETTE
+from oeem_mmseg.utils.io import read_split
 from oeem_mmseg.utils.errors import OEEMInputError
 
 GLAS_SUBSET = '/work/shared/data/glas_subset'

@@ -1,11 +1,16 @@
-"""Pseudo-masks of the training images from a trained CAM classifier.
+"""Pseudo-masks of the training images (or patches) from a trained CAM
+classifier.
 
     python tools/make_pseudo_masks.py configs/oeem/cls_r38_glas.py \
         work_dirs/cls_r38_glas/best.pth --out data/glas/pseudo_masks
+    python tools/make_pseudo_masks.py configs/oeem/cls_r38_luad_histoseg.py \
+        CKPT --out data/luad_histoseg/pseudo_masks
 
-Writes OUT/NAME.png (0/1) and OUT/cam/NAME.png (CAM argmax) per training
-image, skipping images already done, and prints the CAM and pseudo-mask mIoU
-against the ground truth (see oeem_mmseg.apis.pseudo_masks).
+Writes OUT/NAME.png (class per pixel) and OUT/cam/NAME.png (CAM argmax) per
+training image or patch, skipping those already done, and prints the CAM
+and pseudo-mask mIoU against the ground truth where there is some (see
+oeem_mmseg.apis.pseudo_masks). ``--cfg-options cam_cfg.mode=fast`` for the
+fast CAM mode.
 """
 import argparse
 

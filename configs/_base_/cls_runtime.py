@@ -1,4 +1,4 @@
-# mmpretrain runtime for the classification stage.
+# mmpretrain runtime for the classification stage; its multi-label metrics.
 default_scope = 'mmpretrain'
 custom_imports = dict(imports=['oeem_mmseg'], allow_failed_imports=False)
 env_cfg = dict(
@@ -12,3 +12,8 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0)
+val_evaluator = [
+    dict(type='MultiLabelMetric', thr=0.5, average='macro'),
+    dict(type='AveragePrecision'),
+]
+test_evaluator = val_evaluator

@@ -3,8 +3,7 @@
 # authors' release (the paper states 32); model selection on the val split.
 #   python tools/train.py configs/oeem/pspnet_r38_glas_oeem.py
 #   python tools/test.py configs/oeem/pspnet_r38_glas_oeem.py CKPT --aug-test
-_base_ = './pspnet_r38_glas_baseline.py'
-model = dict(
-    decode_head=dict(loss_decode=dict(type='OEEMLoss', weight_type='l_norm')),
-    auxiliary_head=dict(
-        loss_decode=dict(type='OEEMLoss', weight_type='l_norm')))
+_base_ = [
+    '../_base_/models/pspnet_r38_oeem.py', '../_base_/datasets/glas.py',
+    '../_base_/default_runtime.py', '../_base_/schedules/schedule_10k.py'
+]

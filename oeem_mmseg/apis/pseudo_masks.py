@@ -1,38 +1,43 @@
-"""Pseudo-masks of the training images from a trained CAM classifier: read
-the images and patch labels of the config's training set, run the CAM step
-(:mod:`oeem_mmseg.cam`), write the masks and pictures, report the mIoU
-against the ground truth (paper Table 2)."""
+"""Pseudo-masks from a trained CAM classifier: read the images and patch
+labels of the config's training set (GlaS images, or folders of labelled
+patches), run the CAM step (:mod:`oeem_mmseg.cam`), write the masks and
+pictures, and score them against the ground truth where there is one (paper
+Table 2)."""
 import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
-from ..cam import MultiScaleCAM, image_pseudo_mask
-from ..datasets.glas import read_image_hw
-from ..datasets.glas_patch import GlaSPatchDataset
-from ..evaluation import GlaSMetric
+from ..cam import CAM_MODES, MultiScaleCAM, image_pseudo_mask
+from ..datasets.image_patches import PatchSource
+from ..evaluation import GlaSMetric, TissueMetric
 from ..utils.checkpoint import load_model_weights
 from ..utils.device import autocast_dtype, resolve_device
 from ..utils.errors import OEEMInputError
 from ..utils.io import (atomic_write_png, check_mask_size,
-                        check_output_location, read_binary_mask, read_rgb)
+                        check_output_location, read_image_hw, read_label,
+                        read_rgb)
 from ..utils.visualization import cam_strip
 from .config import adapt_to_device, check_cfg_options, load_config
 
 # Sub-folder of the output folder holding the CAM argmax maps.
 CAM_SUBDIR = 'cam'
+# cam_cfg: required keys; optional keys of every mode; those of the fast mode
 CAM_CFG_KEYS = ('scales', 'input_size')
+CAM_CFG_OPTIONS = ('mode', 'background')
+FAST_CAM_OPTIONS = ('window', 'overlap')
 
 
-def build_patch_dataset(cfg: Config) -> GlaSPatchDataset:
-    """The config's ``train_dataloader.dataset`` (a ``GlaSPatchDataset``,
-    possibly inside wrappers such as ``RepeatDataset``), without a
-    pipeline."""
+def build_patch_dataset(cfg: Config) -> PatchSource:
+    """The config's ``train_dataloader.dataset`` (a ``GlaSPatchDataset`` or
+    ``PatchLabelDataset``, possibly inside wrappers such as
+    ``RepeatDataset``), without a pipeline."""
     from mmpretrain.registry import DATASETS
     if 'train_dataloader' not in cfg:
         raise OEEMInputError('the config has no train_dataloader')
@@ -43,10 +48,11 @@ def build_patch_dataset(cfg: Config) -> GlaSPatchDataset:
     ds_cfg.update(pipeline=[], lazy_init=True)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         dataset = DATASETS.build(ds_cfg)
-    if not isinstance(dataset, GlaSPatchDataset):
+    if not isinstance(dataset, PatchSource):
         raise OEEMInputError(
             f'train_dataloader.dataset is a {type(dataset).__name__}; '
-            'pseudo-masks need a GlaSPatchDataset')
+            'pseudo-masks need a dataset of labelled patches '
+            '(GlaSPatchDataset, PatchLabelDataset)')
     return dataset
 
 
@@ -64,43 +70,80 @@ def build_classifier(cfg: Config) -> nn.Module:
 
 
 def checked_cam_cfg(cfg: Config) -> dict:
-    """The config's ``cam_cfg`` (``scales``, ``input_size``)."""
+    """The config's ``cam_cfg``: ``scales`` and ``input_size``; optionally
+    ``mode`` (``'paper'``, the default, or ``'fast'`` with optional
+    ``window`` and ``overlap``: :class:`FastMultiScaleCAM`) and
+    ``background=dict(level=..., label=...)`` (:func:`image_pseudo_mask`)."""
     cam_cfg = dict(cfg.get('cam_cfg') or {})
-    if set(cam_cfg) != set(CAM_CFG_KEYS):
+    mode = cam_cfg.get('mode', 'paper')
+    if mode not in CAM_MODES:
         raise OEEMInputError(
-            f'cam_cfg must have exactly the keys {list(CAM_CFG_KEYS)}, got '
+            f'cam_cfg.mode {mode!r}: not one of {", ".join(CAM_MODES)}')
+    allowed = CAM_CFG_KEYS + CAM_CFG_OPTIONS + (
+        FAST_CAM_OPTIONS if mode == 'fast' else ())
+    if (not set(CAM_CFG_KEYS) <= set(cam_cfg)
+            or not set(cam_cfg) <= set(allowed)):
+        raise OEEMInputError(
+            f'cam_cfg must have the keys {list(CAM_CFG_KEYS)} and may have '
+            f'{list(allowed[len(CAM_CFG_KEYS):])} (mode {mode!r}), got '
             f'{sorted(cam_cfg)}')
+    background = cam_cfg.get('background')
+    if background is not None and (
+            not isinstance(background, dict)
+            or set(background) != {'level', 'label'}
+            or not all(isinstance(background[key], int)
+                       and 0 <= background[key] <= 255
+                       for key in background)):
+        raise OEEMInputError(
+            f'cam_cfg.background {background!r}: want dict(level=L, '
+            'label=V) with integers in 0..255 (or None: no rule)')
     return cam_cfg
 
 
-def evaluate_masks(pairs: Sequence[Tuple[str, str]],
-                   class_names: Sequence[str]) -> Dict[str, float]:
-    """``mIoU`` and ``IoU.<class>`` (percent, accumulated over all pixels)
-    of (predicted mask file, ground-truth mask file) pairs; NaN without
-    pairs."""
-    keys = ['mIoU'] + [f'IoU.{name}' for name in class_names]
-    if not pairs:
-        return dict.fromkeys(keys, float('nan'))
-    counts = [
-        GlaSMetric.intersect_and_union(
-            read_binary_mask(pred), read_binary_mask(gt), len(class_names))
-        for pred, gt in pairs
-    ]
-    summary = GlaSMetric.pixel_summary(counts, class_names)
-    return {key: 100 * summary[key] for key in keys}
+def build_cam(model: nn.Module,
+              cam_cfg: dict,
+              patch_size: Optional[int],
+              patch_stride: Optional[int],
+              batch_size: int = 64,
+              amp_dtype: Optional[torch.dtype] = None) -> MultiScaleCAM:
+    """The CAM generator of ``cam_cfg.mode`` (:func:`checked_cam_cfg`) for
+    the crop grid of a dataset (its ``patch_size`` / ``patch_stride``)."""
+    options = {key: value for key, value in cam_cfg.items()
+               if key not in CAM_CFG_OPTIONS}
+    return CAM_MODES[cam_cfg.get('mode', 'paper')](
+        model,
+        patch_size=patch_size,
+        patch_stride=patch_stride,
+        batch_size=batch_size,
+        amp_dtype=amp_dtype,
+        **options)
+
+
+def mask_scores(counts: Sequence[dict],
+                class_names: Sequence[str]) -> Dict[str, float]:
+    """``mIoU``, ``FWIoU``, ``aAcc`` and ``IoU.<class>`` in percent
+    (:meth:`TissueMetric.summary`, accumulated over all pixels) of per-image
+    :meth:`GlaSMetric.intersect_and_union` counts; NaN without images."""
+    if not counts:
+        return dict.fromkeys(
+            ['mIoU', 'FWIoU', 'aAcc'] +
+            [f'IoU.{name}' for name in class_names], float('nan'))
+    return {
+        key: 100 * value
+        for key, value in TissueMetric.summary(counts, class_names).items()
+    }
 
 
 def leftover_problem(paths: Sequence[str],
                      image_hw: Tuple[int, int]) -> Optional[str]:
     """Why the outputs ``paths`` (a pseudo-mask, its CAM map) left by an
-    earlier run cannot be kept: unreadable, not a 0/1 map, or not of the
-    image's (height, width); None when they can (absent files are not
-    looked at)."""
+    earlier run cannot be kept: unreadable, or not of the image's (height,
+    width); None when they can (absent files are not looked at)."""
     for path in paths:
         if not osp.lexists(path):
             continue
         try:
-            mask = read_binary_mask(path)
+            mask = read_label(path)
         except OEEMInputError as error:
             return str(error)
         if mask.shape != tuple(image_hw):
@@ -119,10 +162,13 @@ def make_pseudo_masks(config: Union[str, Config],
                       cfg_options: Optional[dict] = None) -> dict:
     """Write the pseudo-mask of every image of the config's training set.
 
-    Images, masks, the patch grid and the patch labels come from the
-    config's ``train_dataloader.dataset`` (a ``GlaSPatchDataset``: labels
-    derived from the ground-truth masks); the CAM scales and network input
-    size from ``cam_cfg = dict(scales=..., input_size=...)``.
+    Images, patch boxes and patch labels come from the config's
+    ``train_dataloader.dataset`` (the :class:`PatchSource` protocol): a
+    ``GlaSPatchDataset`` (whole images, the 112/56 patch grid, labels
+    derived from the ground-truth masks, patches merged by majority vote) or
+    a ``PatchLabelDataset`` (each patch file one image, labels from its name
+    or a CSV file, no mask needed). The CAM settings come from ``cam_cfg``
+    (:func:`checked_cam_cfg`).
 
     Writes, atomically, ``out_dir/NAME.png`` (class per pixel, dataset
     palette) and the CAM argmax map (no label filter) as
@@ -130,10 +176,10 @@ def make_pseudo_masks(config: Union[str, Config],
     exists is skipped, unless it (or its CAM map) cannot be kept
     (:func:`leftover_problem`: it is then reported and made again). With
     ``show_dir``, ``show_dir/NAME.png`` shows, for the images processed in
-    this run, image | CAM | pseudo-mask | ground truth (written before the
-    pseudo-mask, so an interrupted image gets it when it is redone). The
-    output folders are checked first; they must not be the dataset's image
-    or mask folder.
+    this run, image | CAM | pseudo-mask (| ground truth), written before the
+    pseudo-mask, so an interrupted image gets it when it is redone. The
+    output folders are checked first; they must not be the dataset's
+    folders.
 
     Args:
         config: Classification config (path or ``Config``).
@@ -148,9 +194,10 @@ def make_pseudo_masks(config: Union[str, Config],
 
     Returns:
         dict: ``num_images``, ``num_written``, ``num_skipped``;
-        ``pseudo_mask`` and ``cam``: ``mIoU`` and ``IoU.<class>`` in percent
-        against the ground truth, over every image with a written
-        pseudo-mask (CAM: those with a CAM map too); ``num_cam_images``.
+        ``pseudo_mask`` and ``cam``: :func:`mask_scores` against the ground
+        truth over every image with ground truth and a written pseudo-mask
+        (CAM: and a CAM map); ``num_scored`` and ``num_cam_images``: those
+        numbers of images.
     """
     if isinstance(config, str):
         cfg = load_config(config, cfg_options=cfg_options)
@@ -167,24 +214,18 @@ def make_pseudo_masks(config: Union[str, Config],
         raise OEEMInputError(f'{checkpoint}: checkpoint file not found')
     cam_cfg = checked_cam_cfg(cfg)
     dataset = build_patch_dataset(cfg)
-    files = dataset.image_files()
-    inputs = [dataset.data_prefix['img_path'],
-              dataset.data_prefix['seg_map_path']]
+    inputs = [folder for folder in dataset.data_prefix.values() if folder]
     for folder, option in ((out_dir, '--out'),
                            (osp.join(out_dir, CAM_SUBDIR), '--out'),
                            (show_dir, '--show-dir')):
         if folder is not None:
             check_output_location(folder, option, inputs=inputs)
+    items = dataset.image_patches()
     model = build_classifier(cfg)
     load_model_weights(model, checkpoint)
     model.to(torch_device).eval()
-    generator = MultiScaleCAM(
-        model,
-        patch_size=dataset.patch_size,
-        patch_stride=dataset.patch_stride,
-        batch_size=batch_size,
-        amp_dtype=amp_dtype,
-        **cam_cfg)
+    generator = build_cam(model, cam_cfg, dataset.patch_size,
+                          dataset.patch_stride, batch_size, amp_dtype)
     palette = dataset.metainfo['palette']
 
     def outputs(name: str) -> Tuple[str, str]:
@@ -192,7 +233,7 @@ def make_pseudo_masks(config: Union[str, Config],
                 osp.join(out_dir, CAM_SUBDIR, name + '.png'))
 
     todo = []
-    for item in dataset.image_patches():
+    for item in items:
         if osp.lexists(outputs(item.name)[0]):
             problem = leftover_problem(outputs(item.name),
                                        read_image_hw(item.img_path))
@@ -203,11 +244,14 @@ def make_pseudo_masks(config: Union[str, Config],
         todo.append(item)
     for item in tqdm(todo, desc='pseudo-masks', unit='img'):
         image = read_rgb(item.img_path)
-        gt = read_binary_mask(item.seg_map_path)
-        check_mask_size(item.seg_map_path, gt.shape, item.img_path,
-                        image.shape)
-        result = image_pseudo_mask(generator, image, item.boxes, item.labels,
-                                   with_probs=show_dir is not None)
+        gt = dataset.ground_truth(item)
+        if gt is not None:
+            check_mask_size(item.seg_map_path, gt.shape, item.img_path,
+                            image.shape)
+        result = image_pseudo_mask(
+            generator, image, item.boxes, item.labels,
+            with_probs=show_dir is not None,
+            background=cam_cfg.get('background'))
         pseudo_path, cam_path = outputs(item.name)
         if show_dir is not None:
             atomic_write_png(
@@ -217,23 +261,30 @@ def make_pseudo_masks(config: Union[str, Config],
         atomic_write_png(pseudo_path, result.pseudo, palette)
 
     class_names = dataset.metainfo['classes']
-    written: List[Tuple[str, str, str]] = [
-        outputs(name) + (mask_path, ) for name, _, mask_path in files
-    ]
-    have_cam = [(cam, gt) for _, cam, gt in written if osp.isfile(cam)]
+    counts: Dict[str, List[dict]] = dict(pseudo_mask=[], cam=[])
+    for item in items:
+        gt = dataset.ground_truth(item)
+        for key, path in zip(counts, outputs(item.name)):
+            if gt is not None and osp.isfile(path):
+                counts[key].append(
+                    GlaSMetric.intersect_and_union(read_label(path), gt,
+                                                   len(class_names)))
     summary = dict(
-        num_images=len(files),
+        num_images=len(items),
         num_written=len(todo),
-        num_skipped=len(files) - len(todo),
-        pseudo_mask=evaluate_masks([(p, gt) for p, _, gt in written],
-                                   class_names),
-        cam=evaluate_masks(have_cam, class_names),
-        num_cam_images=len(have_cam))
+        num_skipped=len(items) - len(todo),
+        pseudo_mask=mask_scores(counts['pseudo_mask'], class_names),
+        cam=mask_scores(counts['cam'], class_names),
+        num_scored=len(counts['pseudo_mask']),
+        num_cam_images=len(counts['cam']))
+    scores = (
+        f'mIoU against the ground truth of {summary["num_scored"]} images: '
+        f'pseudo-mask {summary["pseudo_mask"]["mIoU"]:.2f}, CAM '
+        f'{summary["cam"]["mIoU"]:.2f} ({summary["num_cam_images"]} images '
+        'with a CAM map)' if summary['num_scored'] else
+        'no ground truth to score them on')
     print_log(
         f'pseudo-masks: {summary["num_written"]} written, '
-        f'{summary["num_skipped"]} already there, in {out_dir}; mIoU on the '
-        f'{len(files)} training images: pseudo-mask '
-        f'{summary["pseudo_mask"]["mIoU"]:.2f}, CAM '
-        f'{summary["cam"]["mIoU"]:.2f} ({len(have_cam)} images with a CAM '
-        'map)', logger='current')
+        f'{summary["num_skipped"]} already there, in {out_dir}; {scores}',
+        logger='current')
     return summary

@@ -62,8 +62,11 @@ class MultiScaleCAM:
         scales: Scale factors of the patches (config ``cam_cfg.scales``).
         input_size: Side of the network input each crop is resized to
             (config ``cam_cfg.input_size``).
-        patch_size: Side of the patch grid (and of the crops), pixels.
-        patch_stride: Stride of the patch grid, pixels.
+        patch_size: Side of the crop grid that cuts each scaled patch,
+            pixels (GlaS: 112, the patch grid); None: each patch's own
+            size (h, w).
+        patch_stride: Stride of that grid, pixels; None: half the crop
+            size.
         batch_size: Crops per forward pass.
         amp_dtype: Autocast dtype of the forward passes (None: float32).
     """
@@ -72,8 +75,8 @@ class MultiScaleCAM:
                  model: nn.Module,
                  scales: Sequence[float],
                  input_size: int,
-                 patch_size: int = 112,
-                 patch_stride: int = 56,
+                 patch_size: Optional[int] = 112,
+                 patch_stride: Optional[int] = 56,
                  batch_size: int = 64,
                  amp_dtype: Optional[torch.dtype] = None):
         if batch_size < 1:
@@ -93,11 +96,20 @@ class MultiScaleCAM:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    def crop_grid(
+            self, patch_hw: Tuple[int, int]
+    ) -> Tuple[Tuple[int, int], Tuple[int, int]]:
+        """``((h, w), (stride_h, stride_w))`` of the crops of a patch of
+        size ``patch_hw``."""
+        if self.patch_size is None:
+            return patch_hw, tuple(max(1, side // 2) for side in patch_hw)
+        return (self.patch_size, ) * 2, (self.patch_stride, ) * 2
+
     def canvas_layout(self, patch_hw: Tuple[int, int],
                       scale: float) -> CanvasLayout:
-        """Size of the scaled patch and its crop boxes (the patch grid)."""
+        """Size of the scaled patch and its crop boxes (the crop grid)."""
         canvas = (int(patch_hw[0] * scale), int(patch_hw[1] * scale))
-        return canvas, grid_boxes(*canvas, self.patch_size, self.patch_stride)
+        return canvas, grid_boxes(*canvas, *self.crop_grid(patch_hw))
 
     def network_crops(self, patches: torch.Tensor,
                       layouts: Sequence[CanvasLayout]) -> torch.Tensor:
@@ -118,16 +130,33 @@ class MultiScaleCAM:
                            0, crops.shape[:2]))
         return torch.cat(per_scale, dim=1).flatten(0, 1)
 
-    def crop_cams(self, crops: torch.Tensor) -> torch.Tensor:
-        """(N, 3, input_size, input_size) crops on the 0-255 scale -> CAMs
-        (N, C, h, w) float32, through the data preprocessor and the net."""
-        inputs = self.model.data_preprocessor({'inputs': crops},
-                                              False)['inputs']
+    def normalize(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) RGB on the 0-255 scale through the model's data
+        preprocessor."""
+        return self.model.data_preprocessor({'inputs': images},
+                                            False)['inputs']
+
+    def network_cams(self, inputs: torch.Tensor) -> torch.Tensor:
+        """CAMs (N, C, H / 8, W / 8) float32 of normalized (N, 3, H, W),
+        under autocast when ``amp_dtype`` is set."""
         with torch.autocast(
                 device_type=self.device.type,
                 dtype=self.amp_dtype or torch.float32,
                 enabled=self.amp_dtype is not None):
             return class_activation_maps(self.model, inputs)
+
+    def crop_cams(self, crops: torch.Tensor) -> torch.Tensor:
+        """(N, 3, input_size, input_size) crops on the 0-255 scale -> CAMs
+        (N, C, h, w) float32, through the data preprocessor and the net."""
+        return self.network_cams(self.normalize(crops))
+
+    @staticmethod
+    def patch_size_of(boxes: Sequence[Box]) -> Tuple[int, int]:
+        """The common (h, w) of patch boxes."""
+        sizes = {box_size(box) for box in boxes}
+        if len(sizes) != 1:
+            raise ValueError(f'patches of several sizes: {sorted(sizes)}')
+        return sizes.pop()
 
     @torch.no_grad()
     def patch_scores(self, image: np.ndarray,
@@ -142,10 +171,7 @@ class MultiScaleCAM:
         Returns:
             (num_patches, C, ph, pw) float32 on the model's device.
         """
-        sizes = {box_size(box) for box in boxes}
-        if len(sizes) != 1:
-            raise ValueError(f'patches of several sizes: {sorted(sizes)}')
-        patch_hw = sizes.pop()
+        patch_hw = self.patch_size_of(boxes)
         layouts = [self.canvas_layout(patch_hw, s) for s in self.scales]
         img = torch.from_numpy(image).to(self.device).permute(2, 0, 1)[None]
         patches = torch.cat(

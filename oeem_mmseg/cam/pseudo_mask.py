@@ -38,6 +38,12 @@ def majority_vote(hard: torch.Tensor, boxes: Sequence[Box],
     return overlap_mean(votes.permute(0, 3, 1, 2), boxes, shape).argmax(0)
 
 
+def bright_pixels(image: np.ndarray, level: int) -> np.ndarray:
+    """(H, W) bool: pixels of an (H, W, 3) RGB image brighter than ``level``
+    in all three channels (glass, white background)."""
+    return (image > level).all(axis=-1)
+
+
 class PseudoMask(NamedTuple):
     """Results for one image: ``pseudo`` (label filter) and ``cam`` (no
     filter), (H, W) uint8 class maps; ``probs`` (C, H, W) float32 softmax of
@@ -51,15 +57,20 @@ def image_pseudo_mask(generator: MultiScaleCAM,
                       image: np.ndarray,
                       boxes: Sequence[Box],
                       labels: np.ndarray,
-                      with_probs: bool = False) -> PseudoMask:
+                      with_probs: bool = False,
+                      background: Optional[dict] = None) -> PseudoMask:
     """The pseudo-mask and the CAM map of one image from its patches.
 
     Args:
-        generator: The multi-scale CAM of the classifier.
+        generator: The multi-scale CAM of the classifier (the paper's
+            :class:`MultiScaleCAM` or :class:`FastMultiScaleCAM`).
         image: (H, W, 3) uint8 RGB.
         boxes: The patches ``(y0, x0, y1, x1)``, covering the image.
         labels: (num_patches, C) multi-hot patch labels.
         with_probs: Also return the class probabilities (for pictures).
+        background: ``dict(level=L, label=V)``: in the pseudo-mask, the
+            :func:`bright_pixels` above ``L`` get the value ``V`` (255:
+            ignored, or the index of a background class); None: no rule.
     """
     shape = image.shape[:2]
     num_classes = labels.shape[1]
@@ -72,6 +83,7 @@ def image_pseudo_mask(generator: MultiScaleCAM,
     probs = None
     if with_probs:
         probs = overlap_mean(scores.softmax(1), boxes, shape).cpu().numpy()
-    return PseudoMask(
-        merged(hard_patch_labels(scores, labels)),
-        merged(hard_patch_labels(scores)), probs)
+    pseudo = merged(hard_patch_labels(scores, labels))
+    if background is not None:
+        pseudo[bright_pixels(image, background['level'])] = background['label']
+    return PseudoMask(pseudo, merged(hard_patch_labels(scores)), probs)

@@ -1,6 +1,10 @@
 from .glas import GlaSDataset
-from .glas_patch import GlaSPatchDataset, ImagePatches, patch_labels
+from .glas_patch import GlaSPatchDataset, patch_labels
+from .image_patches import ImagePatches, PatchSource
+from .patch_label import PatchLabelDataset
+from .tissue_seg import TissueSegDataset
 from .transforms import CropTile, LoadGlaSPatch
 
 __all__ = ['GlaSDataset', 'GlaSPatchDataset', 'CropTile', 'ImagePatches',
-           'LoadGlaSPatch', 'patch_labels']
+           'LoadGlaSPatch', 'PatchLabelDataset', 'PatchSource',
+           'TissueSegDataset', 'patch_labels']

@@ -1,6 +1,6 @@
 """GlaS classification patches with multi-hot [non-gland, gland] labels."""
 import os.path as osp
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmpretrain.datasets import MultiLabelDataset
@@ -8,8 +8,10 @@ from mmpretrain.registry import DATASETS as PRETRAIN_DATASETS
 
 from ..utils.errors import OEEMInputError
 from ..utils.grid import Box, grid_boxes
-from ..utils.io import check_mask_size, read_binary_mask
-from .glas import GlaSDataset, read_image_hw, read_split
+from ..utils.io import (check_mask_size, read_binary_mask, read_image_hw,
+                        read_split)
+from .glas import GlaSDataset
+from .image_patches import ImagePatches
 
 
 def patch_labels(mask: np.ndarray,
@@ -46,16 +48,6 @@ def patch_labels(mask: np.ndarray,
     return labels
 
 
-class ImagePatches(NamedTuple):
-    """The patches of one source image: ``boxes`` ``(y0, x0, y1, x1)`` and
-    their multi-hot ``labels`` (num_patches, num_classes) uint8."""
-    name: str
-    img_path: str
-    seg_map_path: Optional[str]
-    boxes: List[Box]
-    labels: np.ndarray
-
-
 @PRETRAIN_DATASETS.register_module()
 class GlaSPatchDataset(MultiLabelDataset):
     """Every ``patch_size`` / ``patch_stride`` patch of every listed image.
@@ -68,7 +60,8 @@ class GlaSPatchDataset(MultiLabelDataset):
     Data info per patch: ``img_path``, ``seg_map_path``, ``patch_box``
     (y0, x0, y1, x1), ``gt_label`` (present class indices, e.g. ``[0, 1]``),
     ``image_index`` (position of the image in ``ann_file``). Load with
-    ``LoadGlaSPatch``. :meth:`image_patches` regroups them per image.
+    ``LoadGlaSPatch``. :meth:`image_patches` regroups them per image (the
+    :class:`PatchSource` protocol of the CAM step).
 
     ``kwargs`` go to mmpretrain's ``BaseDataset`` (``indices``,
     ``serialize_data``, ``lazy_init``, ...).
@@ -163,3 +156,7 @@ class GlaSPatchDataset(MultiLabelDataset):
                              [tuple(info['patch_box']) for info in infos],
                              labels))
         return result
+
+    def ground_truth(self, item: ImagePatches) -> np.ndarray:
+        """The 0/1 mask of an image of :meth:`image_patches`, (H, W)."""
+        return read_binary_mask(item.seg_map_path)

@@ -6,9 +6,9 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..cam import MultiScaleCAM, image_pseudo_mask
+from ..cam import image_pseudo_mask
 from ..evaluation import GlaSMetric
-from ..utils.io import check_mask_size, read_binary_mask, read_rgb
+from ..utils.io import check_mask_size, read_rgb
 
 
 @HOOKS.register_module()
@@ -18,8 +18,9 @@ class CAMValidationHook(Hook):
 
     After each validation epoch of the classifier, the CAM step
     (:mod:`oeem_mmseg.cam`, the config's ``cam_cfg``) runs on every image of
-    ``val_dataloader.dataset`` (a ``GlaSPatchDataset``: patch labels from
-    its masks) and its maps are compared with the masks. The hook runs
+    ``val_dataloader.dataset`` that has a ground truth (e.g. a
+    ``GlaSPatchDataset``: patch labels from its masks) and its maps are
+    compared with it. The hook runs
     before ``CheckpointHook`` and the logger, so
     ``save_best='pseudo_mask/mIoU'`` keeps the classifier whose pseudo-masks
     are best, and the log shows both.
@@ -36,29 +37,29 @@ class CAMValidationHook(Hook):
     def after_val_epoch(self,
                         runner,
                         metrics: Optional[Dict[str, float]] = None) -> None:
-        from ..apis.pseudo_masks import checked_cam_cfg
+        from ..apis.pseudo_masks import build_cam, checked_cam_cfg
         if metrics is None:
             return
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         dataset = runner.val_dataloader.dataset
         class_names = dataset.metainfo['classes']
-        generator = MultiScaleCAM(
-            model,
-            patch_size=dataset.patch_size,
-            patch_stride=dataset.patch_stride,
-            batch_size=self.batch_size,
-            **checked_cam_cfg(runner.cfg))
+        cam_cfg = checked_cam_cfg(runner.cfg)
+        generator = build_cam(model, cam_cfg, dataset.patch_size,
+                              dataset.patch_stride, self.batch_size)
         counts = dict(cam=[], pseudo_mask=[])
         was_training = model.training
         model.eval()
         for item in dataset.image_patches():
+            gt = dataset.ground_truth(item)
+            if gt is None:
+                continue
             image = read_rgb(item.img_path)
-            gt = read_binary_mask(item.seg_map_path)
             check_mask_size(item.seg_map_path, gt.shape, item.img_path,
                             image.shape)
-            result = image_pseudo_mask(generator, image, item.boxes,
-                                       item.labels)
+            result = image_pseudo_mask(
+                generator, image, item.boxes, item.labels,
+                background=cam_cfg.get('background'))
             for key, pred in (('cam', result.cam),
                               ('pseudo_mask', result.pseudo)):
                 counts[key].append(

@@ -1,4 +1,6 @@
 from .functional import glands, object_statistics
-from .metrics import GlaSMetric, image_split
+from .metrics import GlaSMetric, TissueMetric, image_split
 
-__all__ = ['GlaSMetric', 'glands', 'image_split', 'object_statistics']
+__all__ = [
+    'GlaSMetric', 'TissueMetric', 'glands', 'image_split', 'object_statistics'
+]

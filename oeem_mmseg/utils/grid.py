@@ -67,6 +67,32 @@ def tile_boxes(height: int, width: int, size: int) -> List[Box]:
             for y in range(0, height, size) for x in range(0, width, size)]
 
 
+def even_window(length: int,
+                max_size: int,
+                overlap: int,
+                multiple: int = 1) -> Tuple[int, int]:
+    """``(size, stride)`` of the fewest windows of at most ``max_size``
+    pixels, overlapping by ``overlap``, that cover ``length`` pixels with
+    equal sizes (one window of ``length`` when it fits): for
+    :func:`grid_boxes`, unlike a fixed size whose last window may overlap
+    the one before by nearly its whole size. With ``multiple`` (a network's
+    output stride), ``length`` and ``overlap`` being multiples of it, the
+    size and stride are multiples of it too (the size rounded up, so it may
+    pass ``max_size`` by less than ``multiple``).
+
+    Raises:
+        ValueError: ``max_size`` is not larger than ``overlap``.
+    """
+    if max_size <= overlap:
+        raise ValueError(f'window {max_size} must exceed the overlap '
+                         f'{overlap}')
+    if length <= max_size:
+        return length, length
+    count = -(-(length - overlap) // (max_size - overlap))
+    size = -(-(length - overlap) // (count * multiple)) * multiple + overlap
+    return size, size - overlap
+
+
 def covering_span(start: int, end: int, length: int, size: int,
                   stride: int) -> Tuple[int, int]:
     """``(first, last)``: the span, along one axis of ``length`` pixels, of
@@ -147,7 +173,7 @@ def box_size(box: Box) -> Tuple[int, int]:
 
 
 __all__ = [
-    'Box', 'box_size', 'context_box', 'covering_span', 'grid_boxes',
-    'grid_offsets', 'overlap_mean', 'paste_windows', 'tile_boxes',
-    'window_coverage'
+    'Box', 'box_size', 'context_box', 'covering_span', 'even_window',
+    'grid_boxes', 'grid_offsets', 'overlap_mean', 'paste_windows',
+    'tile_boxes', 'window_coverage'
 ]

@@ -7,12 +7,38 @@ import os
 import os.path as osp
 import uuid
 from contextlib import contextmanager
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from .errors import OEEMInputError
+
+# The value of ignored pixels in label maps (mmseg's ignore index).
+IGNORE_INDEX = 255
+
+
+def read_split(path: str) -> List[str]:
+    """Image names of a split file, one per non-blank line, in file order."""
+    if not osp.isfile(path):
+        raise OEEMInputError(f'{path}: split file not found')
+    with open(path) as f:
+        return [line.strip() for line in f if line.strip()]
+
+
+def read_image_hw(path: str) -> Tuple[int, int]:
+    """(height, width) of an image file, from its header only."""
+    from PIL import Image, UnidentifiedImageError
+    if not osp.isfile(path):
+        raise OEEMInputError(f'{path}: image file not found')
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+    except (UnidentifiedImageError, OSError) as error:
+        raise OEEMInputError(
+            f'{path}: cannot be read as an image ({error})') from None
+    return height, width
+
 
 def _read_bytes(path: str, what: str) -> bytes:
     """The content of the ``what`` file (e.g. ``'image'``) ``path``; a
@@ -111,6 +137,23 @@ def read_binary_mask(path: str,
             f'{path}: unexpected mask values {bad[:8].tolist()} '
             f'(allowed: {list(allowed)})')
     return mask.astype(np.uint8)
+
+
+def read_class_mask(path: str,
+                    num_classes: int,
+                    ignore_values: Sequence[int] = ()) -> np.ndarray:
+    """Read a label map of ``num_classes`` classes, (H, W) uint8: values in
+    ``[0, num_classes)`` are classes, ``ignore_values`` and 255 become 255
+    (ignored); any other value is an error."""
+    mask = read_label(path)
+    ignored = np.isin(mask, list(ignore_values) + [IGNORE_INDEX])
+    bad = np.setdiff1d(np.unique(mask[~ignored]), np.arange(num_classes))
+    if bad.size:
+        raise OEEMInputError(
+            f'{path}: unexpected mask values {bad[:8].tolist()} (classes '
+            f'0..{num_classes - 1}, ignored {sorted(ignore_values)} and '
+            f'{IGNORE_INDEX})')
+    return np.where(ignored, IGNORE_INDEX, mask).astype(np.uint8)
 
 
 def check_mask_size(mask_path: str, mask_hw: Tuple[int, int],

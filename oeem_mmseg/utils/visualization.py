@@ -1,5 +1,5 @@
 """Overlay pictures: colours blended into RGB images."""
-from typing import Sequence
+from typing import Optional, Sequence
 
 import cv2
 import numpy as np
@@ -15,8 +15,13 @@ def label_overlay(image: np.ndarray, labels: np.ndarray,
                   palette: Sequence[Sequence[int]],
                   alpha: float = 0.5) -> np.ndarray:
     """The palette colour of each pixel's class (labels (H, W)) blended into
-    an RGB image (H, W, 3) uint8."""
-    return blend(image, np.asarray(palette, np.uint8)[labels], alpha)
+    an RGB image (H, W, 3) uint8; pixels of no class (ignored, 255) are left
+    as they are."""
+    palette = np.asarray(palette, np.uint8)
+    inside = labels < len(palette)
+    colours = image.copy()
+    colours[inside] = palette[labels[inside]]
+    return blend(image, colours, alpha)
 
 
 def heat_overlay(image: np.ndarray, values: np.ndarray,
@@ -30,10 +35,10 @@ def heat_overlay(image: np.ndarray, values: np.ndarray,
 
 
 def cam_strip(image: np.ndarray, probs: np.ndarray, pseudo: np.ndarray,
-              gt: np.ndarray,
+              gt: Optional[np.ndarray],
               palette: Sequence[Sequence[int]]) -> np.ndarray:
     """(H, 4W, 3) uint8 RGB: image | CAM | pseudo-mask overlay |
-    ground-truth overlay.
+    ground-truth overlay; (H, 3W, 3) without ground truth.
 
     The CAM panel shows the class probabilities ``probs`` (C, H, W): with two
     classes the probability of class 1 as a JET heat map, with more the
@@ -43,8 +48,7 @@ def cam_strip(image: np.ndarray, probs: np.ndarray, pseudo: np.ndarray,
         cam = heat_overlay(image, probs[1])
     else:
         cam = label_overlay(image, probs.argmax(0), palette)
-    return np.concatenate([
-        image, cam,
-        label_overlay(image, pseudo, palette),
-        label_overlay(image, gt, palette)
-    ], axis=1)
+    panels = [image, cam, label_overlay(image, pseudo, palette)]
+    if gt is not None:
+        panels.append(label_overlay(image, gt, palette))
+    return np.concatenate(panels, axis=1)

@@ -47,15 +47,10 @@ val_dataloader = dict(
         patch_stride=56,
         min_fraction=0.05,
         pipeline=test_pipeline))
-val_evaluator = [
-    dict(type='MultiLabelMetric', thr=0.5, average='macro'),
-    dict(type='AveragePrecision'),
-]
 # after each validation, the CAM and pseudo-mask mIoU of the val images
 # (cam/mIoU, pseudo_mask/mIoU): the classifier is selected by its pseudo-masks
 custom_hooks = [dict(type='CAMValidationHook')]
 test_dataloader = val_dataloader
-test_evaluator = val_evaluator
 # pseudo-masks (tools/make_pseudo_masks.py): the patch scales whose CAMs are
 # summed, and the network input side of each crop
 cam_cfg = dict(scales=(1.0, 1.25, 1.5, 1.75, 2.0), input_size=cam_input_size)

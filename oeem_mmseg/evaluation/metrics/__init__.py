@@ -1,3 +1,4 @@
 from .glas_metric import GlaSMetric, image_split
+from .tissue_metric import TissueMetric
 
-__all__ = ['GlaSMetric', 'image_split']
+__all__ = ['GlaSMetric', 'TissueMetric', 'image_split']

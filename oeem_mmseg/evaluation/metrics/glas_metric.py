@@ -171,6 +171,20 @@ class GlaSMetric(BaseMetric):
                     pred_area=pred_area, gt_area=gt_area)
 
     @staticmethod
+    def total_counts(results: Sequence[dict]) -> Dict[str, np.ndarray]:
+        """The per-class counts of :meth:`intersect_and_union` summed over
+        images."""
+        return {key: sum(result[key] for result in results)
+                for key in ('intersect', 'union', 'pred_area', 'gt_area')}
+
+    @staticmethod
+    def class_iou(total: Dict[str, np.ndarray]) -> np.ndarray:
+        """IoU per class (num_classes,) of summed counts; 1 for a class
+        neither predicted nor present (:func:`ratio`)."""
+        return np.array([ratio(*pair)
+                         for pair in zip(total['intersect'], total['union'])])
+
+    @staticmethod
     def pixel_summary(results: Sequence[dict],
                       class_names: Sequence[str]) -> Dict[str, float]:
         """Pixel metrics (fractions in [0, 1], unrounded) of the per-image
@@ -178,10 +192,8 @@ class GlaSMetric(BaseMetric):
         (accumulated over all pixels), ``Dice_from_mIoU``, and for every
         class but the first (background) ``Dice.<class>`` (over all pixels)
         and ``imgDice.<class>`` (mean over images)."""
-        total = {key: sum(result[key] for result in results)
-                 for key in ('intersect', 'union', 'pred_area', 'gt_area')}
-        iou = np.array([ratio(*pair)
-                        for pair in zip(total['intersect'], total['union'])])
+        total = GlaSMetric.total_counts(results)
+        iou = GlaSMetric.class_iou(total)
         metrics = OrderedDict(mIoU=float(iou.mean()))
         for name, class_iou in zip(class_names, iou):
             metrics[f'IoU.{name}'] = float(class_iou)
