@@ -521,3 +521,80 @@ def test_run_pipeline_usage_and_relative_paths(tmp_path):
     assert result.returncode == 2
     assert (f'error: {tmp_path}/no_such_src: source folder not found'
             in result.stderr)
+
+
+infer = load_tool('infer.py')
+
+
+def _images(folder: Path, names: Iterable[str]) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in names:
+        image = rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)
+        ext = osp.splitext(name)[1]
+        ok, data = cv2.imencode(ext, image)
+        (folder / name).write_bytes(data.tobytes())
+    return str(folder)
+
+
+def test_infer_never_writes_into_its_input_folder(tiny_checkpoint, tmp_path,
+                                                  capsys):
+    folder = _images(tmp_path / 'in', ['a.png', 'b.png'])
+    assert_refused(infer, [TINY_SEG, tiny_checkpoint, folder, '--out',
+                           folder], capsys, '--out', 'is the input',
+                   inputs=[folder])
+    single = osp.join(folder, 'a.png')
+    assert_refused(infer, [TINY_SEG, tiny_checkpoint, single, '--out',
+                           folder], capsys, 'is the input', inputs=[folder])
+
+
+def test_infer_output_names_never_collide(tiny_checkpoint, tmp_path, capsys):
+    folder = _images(tmp_path / 'in',
+                     ['slide.png', 'slide.jpg', 'a.png', 'a_overlay.png'])
+    out = str(tmp_path / 'out')
+    code, stdout, err = run(
+        infer, [TINY_SEG, tiny_checkpoint, folder, '--out', out], capsys)
+    assert code == 0, err
+    assert '4 segmented' in stdout
+    assert sorted(os.listdir(out)) == sorted([
+        'slide_png.png', 'slide_png_overlay.png', 'slide_jpg.png',
+        'slide_jpg_overlay.png', 'a.png', 'a_overlay.png',
+        'a_overlay_png.png', 'a_overlay_png_overlay.png'
+    ])
+    code, stdout, _ = run(
+        infer, [TINY_SEG, tiny_checkpoint, folder, '--out', out], capsys)
+    assert code == 0 and '0 segmented, 4 already done' in stdout
+
+
+def test_infer_skips_a_corrupt_image_and_says_so(tiny_checkpoint, tmp_path,
+                                                 capsys):
+    folder = _images(tmp_path / 'in', ['a.png', 'c.png'])
+    Path(folder, 'b.png').write_bytes(b'not an image')
+    out = str(tmp_path / 'out')
+    code, stdout, err = run(
+        infer, [TINY_SEG, tiny_checkpoint, folder, '--out', out], capsys)
+    assert code == 2 and '2 segmented' in stdout
+    assert 'b.png' in err and '1 input(s) could not be segmented' in err
+    assert sorted(os.listdir(out)) == [
+        'a.png', 'a_overlay.png', 'c.png', 'c_overlay.png']
+
+
+@pytest.mark.parametrize('options, expected', [
+    (['--block-size', '0'], '--block-size 0: must be positive'),
+    (['--device', 'cuda'] if not torch.cuda.is_available() else
+     ['--device', 'nodevice'], '--device'),
+])
+def test_infer_bad_options(tiny_checkpoint, tmp_path, capsys, options,
+                           expected):
+    folder = _images(tmp_path / 'in', ['a.png'])
+    assert_refused(infer, [TINY_SEG, tiny_checkpoint, folder, '--out',
+                           str(tmp_path / 'out')] + options, capsys,
+                   expected, inputs=[folder])
+
+
+def test_infer_with_a_classification_config(tiny_checkpoint, tmp_path,
+                                            capsys):
+    folder = _images(tmp_path / 'in', ['a.png'])
+    assert_refused(infer, [TINY_CLS, tiny_checkpoint, folder, '--out',
+                           str(tmp_path / 'out')], capsys,
+                   'needs a segmentation config', inputs=[folder])

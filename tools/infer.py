@@ -9,6 +9,7 @@ NAME_overlay.png, NAME.geojson (QuPath annotations) and NAME_areas.json/.csv;
 see oeem_mmseg/apis/slide_inference.py.
 """
 import argparse
+import sys
 
 from oeem_mmseg.apis.inference import infer_images, init_model
 from oeem_mmseg.apis.slide_inference import SlideOptions
@@ -80,6 +81,12 @@ def main(argv=None) -> dict:
                            slide_options)
     print(f'{summary["done"]} segmented, {summary["skipped"]} already done; '
           f'results in {args.out}')
+    if summary['failed']:
+        for line in summary['failed']:
+            print(f'error: {line}', file=sys.stderr)
+        print(f'error: {len(summary["failed"])} input(s) could not be '
+              'segmented (the others were)', file=sys.stderr)
+        sys.exit(2)
     return summary
 
 

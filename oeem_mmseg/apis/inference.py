@@ -1,26 +1,32 @@
 """Segmenting new images of any size, and whole slides, with a trained
 segmentor."""
+import logging
 import os
 import os.path as osp
-from typing import List, Optional, Sequence
+from collections import Counter
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
 from ..datasets.glas import GlaSDataset
-from ..utils.checkpoint import load_model_weights
 from ..slides.reader import SLIDE_SUFFIXES, is_slide
+from ..utils.checkpoint import load_model_weights
+from ..utils.device import resolve_device
 from ..utils.errors import OEEMInputError
 from ..utils.grid import Box, tile_boxes
-from ..utils.io import atomic_write_png, read_rgb
+from ..utils.io import atomic_write_png, check_output_location, read_rgb
 from ..utils.visualization import label_overlay
 from .config import adapt_to_device, load_config, use_aug_test
 from .regions import segment_region
 from .slide_inference import SlideOptions, infer_slide
 
 IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+# what an output name is followed by in the files of an image or a slide
+OUTPUT_SUFFIXES = ('_overlay', '_mask', '_areas')
 
 
 def init_model(config: str,
@@ -33,7 +39,13 @@ def init_model(config: str,
     :class:`OEEMInputError`). ``aug_test`` selects the paper's tiled
     multi-scale + flip inference instead of single-scale sliding windows."""
     from mmseg.registry import MODELS
+    torch_device = resolve_device(device)
     cfg = load_config(config, cfg_options=cfg_options)
+    if cfg.get('default_scope', 'mmseg') != 'mmseg':
+        raise OEEMInputError(
+            f'{config}: a {cfg.default_scope} config; segmenting images '
+            'needs a segmentation config (e.g. configs/oeem/'
+            'pspnet_r38_glas_oeem.py)')
     adapt_to_device(cfg)
     if aug_test:
         use_aug_test(cfg)
@@ -46,7 +58,7 @@ def init_model(config: str,
         GlaSDataset.METAINFO)
     model.cfg = cfg
     model.checkpoint = checkpoint
-    return model.to(device).eval()
+    return model.to(torch_device).eval()
 
 
 def segment_image(model: torch.nn.Module,
@@ -58,6 +70,8 @@ def segment_image(model: torch.nn.Module,
     (:func:`segment_region`), so memory stays bounded whatever the image
     size, with the classes whole-image inference gives.
     """
+    if block_size <= 0:
+        raise OEEMInputError(f'--block-size {block_size}: must be positive')
     height, width = image.shape[:2]
     mask = np.empty((height, width), np.uint8)
 
@@ -89,6 +103,29 @@ def list_images(inputs: Sequence[str]) -> List[str]:
     return paths
 
 
+def output_names(paths: Sequence[str]) -> Dict[str, str]:
+    """A distinct output name for each input: its file name without the
+    extension, with the extension kept (``slide_tif``) where inputs share a
+    name or where a name is that of another input's outputs (``a`` beside
+    ``a_overlay.png``), then numbered if still shared."""
+    stems = {path: osp.splitext(osp.basename(path))[0] for path in paths}
+    counts = Counter(stems.values())
+    produced = {stem + suffix for stem in stems.values()
+                for suffix in OUTPUT_SUFFIXES}
+    names = {}
+    for path, stem in stems.items():
+        if counts[stem] > 1 or stem in produced:
+            stem += '_' + osp.splitext(path)[1].lstrip('.').lower()
+        names[path] = stem
+    repeats = Counter(names.values())
+    seen: Counter = Counter()
+    for path, name in names.items():
+        if repeats[name] > 1:
+            seen[name] += 1
+            names[path] = f'{name}_{seen[name]}'
+    return names
+
+
 def infer_images(model: torch.nn.Module,
                  inputs: Sequence[str],
                  out_dir: str,
@@ -98,30 +135,49 @@ def infer_images(model: torch.nn.Module,
 
     Images: ``NAME.png`` (the class index per pixel, with the palette) and
     ``NAME_overlay.png``. Whole slides (:func:`is_slide`): the outputs of
-    :func:`infer_slide` with ``slide_options``.
+    :func:`infer_slide` with ``slide_options``. ``NAME`` is the input's
+    name without extension, made distinct where inputs would share outputs
+    (:func:`output_names`).
 
-    Inputs whose outputs exist are skipped, and a slide resumes from its
-    finished tiles, so an interrupted run resumes. Returns
-    ``dict(done=..., skipped=...)``.
+    ``out_dir`` may not be one of the input folders (no input is ever
+    replaced). Inputs whose outputs exist are skipped, and a slide resumes
+    from its finished tiles, so an interrupted run resumes. An input that
+    cannot be read is reported and skipped; the others are processed.
+
+    Returns:
+        ``dict(done=..., skipped=..., failed=[one line per failed input])``.
     """
+    folders = [item if osp.isdir(item) else osp.dirname(osp.abspath(item))
+               for item in inputs]
+    check_output_location(out_dir, '--out', inputs=folders)
+    if block_size <= 0:
+        raise OEEMInputError(f'--block-size {block_size}: must be positive')
     palette = model.dataset_meta['palette']
+    paths = list_images(inputs)
+    names = output_names(paths)
     done = skipped = 0
-    for path in tqdm(list_images(inputs), desc='segmenting', unit='image'):
-        if is_slide(path):
-            status = infer_slide(model, path, out_dir,
-                                 slide_options)['status']
-            done += status == 'done'
-            skipped += status == 'skipped'
+    failed: List[str] = []
+    for path in tqdm(paths, desc='segmenting', unit='image'):
+        try:
+            if is_slide(path):
+                status = infer_slide(model, path, out_dir, slide_options,
+                                     names[path])['status']
+                done += status == 'done'
+                skipped += status == 'skipped'
+                continue
+            mask_path = osp.join(out_dir, names[path] + '.png')
+            overlay_path = osp.join(out_dir, names[path] + '_overlay.png')
+            if osp.isfile(mask_path) and osp.isfile(overlay_path):
+                skipped += 1
+                continue
+            image = read_rgb(path)
+        except OEEMInputError as error:
+            print_log(f'skipped: {error}', logger='current',
+                      level=logging.WARNING)
+            failed.append(str(error))
             continue
-        name = osp.splitext(osp.basename(path))[0]
-        mask_path = osp.join(out_dir, name + '.png')
-        overlay_path = osp.join(out_dir, name + '_overlay.png')
-        if osp.isfile(mask_path) and osp.isfile(overlay_path):
-            skipped += 1
-            continue
-        image = read_rgb(path)
         mask = segment_image(model, image, block_size)
         atomic_write_png(overlay_path, label_overlay(image, mask, palette))
         atomic_write_png(mask_path, mask, palette)
         done += 1
-    return dict(done=done, skipped=skipped)
+    return dict(done=done, skipped=skipped, failed=failed)

@@ -69,9 +69,9 @@ class SlideOptions:
     thumbnail_size: int = 2048
 
 
-def slide_outputs(out_dir: str, path: str) -> Dict[str, str]:
-    """The output paths of the slide ``path`` (see the module doc)."""
-    name = osp.splitext(osp.basename(path))[0]
+def slide_outputs(out_dir: str, name: str) -> Dict[str, str]:
+    """The output paths of a slide with output name ``name`` (see the
+    module doc)."""
     return {
         key: osp.join(out_dir, name + suffix)
         for key, suffix in (('mask', '_mask.tif'), ('overlay', '_overlay.png'),
@@ -198,8 +198,10 @@ def _make_mask(model: torch.nn.Module, slide: SlideReader,
 def infer_slide(model: torch.nn.Module,
                 path: str,
                 out_dir: str,
-                options: Optional[SlideOptions] = None) -> dict:
-    """Segment a whole slide into ``out_dir`` (outputs: module doc).
+                options: Optional[SlideOptions] = None,
+                name: Optional[str] = None) -> dict:
+    """Segment a whole slide into ``out_dir`` (outputs: module doc) under
+    the output name ``name`` (default: the file name without extension).
 
     Outputs already there are kept; tiles finished by an interrupted run
     are not computed again.
@@ -215,7 +217,8 @@ def infer_slide(model: torch.nn.Module,
     if options.tile_size <= 0 or options.tile_size % 16:
         raise OEEMInputError(f'--tile-size {options.tile_size}: must be a '
                              'positive multiple of 16')
-    outputs = slide_outputs(out_dir, path)
+    outputs = slide_outputs(
+        out_dir, name or osp.splitext(osp.basename(path))[0])
     finals = [p for key, p in outputs.items() if key != 'parts']
     if all(osp.isfile(p) for p in finals):
         return dict(status='skipped')

@@ -47,9 +47,6 @@ val_dataloader = dict(
         patch_stride=56,
         min_fraction=0.05,
         pipeline=test_pipeline))
-# after each validation, the CAM and pseudo-mask mIoU of the val images
-# (cam/mIoU, pseudo_mask/mIoU): the classifier is selected by its pseudo-masks
-custom_hooks = [dict(type='CAMValidationHook')]
 test_dataloader = val_dataloader
 # pseudo-masks (tools/make_pseudo_masks.py): the patch scales whose CAMs are
 # summed, and the network input side of each crop

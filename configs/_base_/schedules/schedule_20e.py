@@ -23,8 +23,11 @@ default_hooks = dict(
         type='CheckpointHook',
         interval=1,
         max_keep_ckpts=3,
-        # the pseudo-mask mIoU of the val images (CAMValidationHook)
+        # the pseudo-mask mIoU of the val images (CAMValidationHook below)
         save_best='pseudo_mask/mIoU',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False))
+# after each validation, the CAM and pseudo-mask mIoU of the val images
+# (cam/mIoU, pseudo_mask/mIoU): the classifier is selected by its pseudo-masks
+custom_hooks = [dict(type='CAMValidationHook')]
