@@ -56,7 +56,7 @@ def test_infer_tool_writes_masks_and_overlays_and_resumes(
     out = str(tmp_path / 'out')
     summary = infer_tool.main([TINY_SEG, tiny_checkpoint, str(inputs),
                                '--out', out, '--block-size', '200'])
-    assert summary == dict(done=2, skipped=0)
+    assert summary == dict(done=2, skipped=0, failed=[])
     assert sorted(os.listdir(out)) == [
         'a.png', 'a_overlay.png', 'b.png', 'b_overlay.png']
     from oeem_mmseg.utils.io import read_binary_mask, read_rgb
@@ -65,7 +65,7 @@ def test_infer_tool_writes_masks_and_overlays_and_resumes(
     mtime = os.path.getmtime(osp.join(out, 'a.png'))
     summary = infer_tool.main([TINY_SEG, tiny_checkpoint, str(inputs),
                                '--out', out, '--aug-test'])
-    assert summary == dict(done=0, skipped=2)
+    assert summary == dict(done=0, skipped=2, failed=[])
     assert os.path.getmtime(osp.join(out, 'a.png')) == mtime
 
 

@@ -188,7 +188,7 @@ def test_small_slide_end_to_end(gland_checkpoint, tmp_path, capsys):
         TINY_SEG, gland_checkpoint, path, '--out', out, '--tile-size', '128',
         '--batch-size', '16'
     ])
-    assert summary == dict(done=1, skipped=0)
+    assert summary == dict(done=1, skipped=0, failed=[])
     assert sorted(os.listdir(out)) == [
         'small.geojson', 'small_areas.csv', 'small_areas.json',
         'small_mask.tif', 'small_overlay.png'

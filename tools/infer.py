@@ -81,11 +81,12 @@ def main(argv=None) -> dict:
                            slide_options)
     print(f'{summary["done"]} segmented, {summary["skipped"]} already done; '
           f'results in {args.out}')
-    if summary['failed']:
-        for line in summary['failed']:
-            print(f'error: {line}', file=sys.stderr)
-        print(f'error: {len(summary["failed"])} input(s) could not be '
-              'segmented (the others were)', file=sys.stderr)
+    failed = summary['failed']
+    if failed:
+        print('error: ' + (failed[0] if len(failed) == 1 else
+                           f'{len(failed)} inputs could not be segmented '
+                           f'(the others were): {"; ".join(failed)}'),
+              file=sys.stderr)
         sys.exit(2)
     return summary
 
