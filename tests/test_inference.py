@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import draw_glas_image
 from oeem_mmseg.apis.inference import infer_images, init_model, segment_image
 from oeem_mmseg.utils import OEEMInputError
 from oeem_mmseg.utils.grid import context_box, tile_boxes
@@ -33,13 +34,13 @@ def test_tiles_and_contexts_cover_the_image():
     assert context_box((0, 0, 10, 10), (40, 30), 64, 48) == (0, 0, 40, 30)
 
 
-def test_blocks_agree_with_whole_image(tiny_checkpoint):
-    model = init_model(TINY_SEG, tiny_checkpoint)
-    image = np.random.default_rng(0).integers(0, 255, (150, 230, 3),
-                                              dtype=np.uint8)
+def test_blocks_agree_with_whole_image(gland_checkpoint):
+    model = init_model(TINY_SEG, gland_checkpoint)
+    image, _ = draw_glas_image((150, 230), seed=0)
     whole = segment_image(model, image, block_size=1024)
-    blocks = segment_image(model, image, block_size=60)
+    blocks = segment_image(model, image, block_size=96)
     assert whole.shape == blocks.shape == (150, 230)
+    assert 0.05 < whole.mean() < 0.6  # glands and non-gland
     # each block sees the windows whole-image inference gives its pixels
     assert (whole == blocks).mean() > 0.999
 

@@ -7,7 +7,7 @@ at least that coarse and resized, or exactly a level of the slide).
 import logging
 import os.path as osp
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -207,6 +207,6 @@ class SlideReader:
         return image, resolution
 
 
-__all__: List[str] = [
+__all__ = [
     'LEVEL_SNAP', 'Resolution', 'SLIDE_SUFFIXES', 'SlideReader', 'is_slide'
 ]
