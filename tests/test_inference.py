@@ -85,5 +85,7 @@ def test_infer_errors_name_the_file(tiny_checkpoint, tmp_path, capsys):
     corrupt = tmp_path / 'corrupt.png'
     corrupt.write_bytes(b'not an image')
     model = init_model(TINY_SEG, tiny_checkpoint)
-    with pytest.raises(OEEMInputError, match='corrupt.png'):
-        infer_images(model, [str(corrupt)], str(tmp_path / 'o'))
+    # a corrupt input is reported and skipped (the others are processed)
+    summary = infer_images(model, [str(corrupt)], str(tmp_path / 'o'))
+    assert summary['done'] == 0 and len(summary['failed']) == 1
+    assert 'corrupt.png: cannot be read' in summary['failed'][0]

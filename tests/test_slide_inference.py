@@ -282,8 +282,8 @@ def test_slide_without_mpp(gland_checkpoint, tmp_path, capsys):
     assert error_line(capsys) == (
         f'error: {path}: --level 3 does not exist; the slide has levels '
         '0 (800x600), 1 (200x150)')
-    assert infer_tool.main(args + ['--level', '1']) == dict(done=1,
-                                                            skipped=0)
+    assert infer_tool.main(args + ['--level', '1']) == dict(
+        done=1, skipped=0, failed=[])
     areas = json.load(open(osp.join(out, 'nompp_areas.json')))
     assert areas['mpp'] is None and areas['downsample'] == 4
     assert all(row['area_mm2'] is None for row in areas['classes'])
