@@ -139,6 +139,7 @@ class GlaSPatchDataset(MultiLabelDataset):
 
     def image_patches(self) -> List[ImagePatches]:
         """The patches of the dataset grouped by source image, in order."""
+        self.full_init()  # (lazily built datasets: not through len's log)
         names = {index: name
                  for index, (name, _, _) in enumerate(self.image_files())}
         groups: Dict[int, List[dict]] = {}

@@ -256,6 +256,7 @@ class PatchLabelDataset(MultiLabelDataset):
     def image_patches(self) -> List[ImagePatches]:
         """Every patch as an image with one box covering it (the
         :class:`PatchSource` protocol of the CAM step)."""
+        self.full_init()  # (lazily built datasets: not through len's log)
         result = []
         for index in range(len(self)):
             info = self.get_data_info(index)
