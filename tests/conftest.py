@@ -392,9 +392,13 @@ def gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
 
 @pytest.fixture(autouse=True)
 def no_default_scope():
-    """Every test starts without an MMEngine default scope: a runner or
-    ``init_default_scope`` in an earlier test would otherwise decide which
-    registry (mmseg or mmpretrain) later registry builds search."""
+    """Every test starts without an MMEngine default scope and without
+    MMEngine loggers: a runner or ``init_default_scope`` in an earlier test
+    would otherwise decide which registry (mmseg or mmpretrain) later
+    registry builds search, and a logger made under an earlier test's
+    captured output would write to its closed streams."""
+    from mmengine.logging import MMLogger
     from mmengine.registry import DefaultScope
     DefaultScope._instance_dict.clear()
+    MMLogger._instance_dict.clear()
     yield
