@@ -391,14 +391,21 @@ def gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
 
 
 @pytest.fixture(autouse=True)
-def no_default_scope():
-    """Every test starts without an MMEngine default scope and without
-    MMEngine loggers: a runner or ``init_default_scope`` in an earlier test
-    would otherwise decide which registry (mmseg or mmpretrain) later
-    registry builds search, and a logger made under an earlier test's
-    captured output would write to its closed streams."""
-    from mmengine.logging import MMLogger
-    from mmengine.registry import DefaultScope
-    DefaultScope._instance_dict.clear()
-    MMLogger._instance_dict.clear()
+def no_mmengine_instances():
+    """Every test starts without MMEngine global instances (default scope,
+    loggers, visualizers, message hubs): a runner in an earlier test would
+    otherwise decide which registry (mmseg or mmpretrain) later builds
+    search, a logger made under an earlier test's captured output would
+    write to its closed streams, and a runner named with the same
+    timestamp second would reuse the earlier runner's visualizer (and its
+    save directory)."""
+    from mmengine.utils import ManagerMixin
+
+    def clear(cls):
+        if '_instance_dict' in vars(cls):
+            cls._instance_dict.clear()
+        for subclass in cls.__subclasses__():
+            clear(subclass)
+
+    clear(ManagerMixin)
     yield
