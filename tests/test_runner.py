@@ -71,11 +71,12 @@ def test_ablation_configs_state_only_their_difference():
 
 
 def test_classification_configs_state_the_cam_input_size_once():
-    for name, size in (('cls_r38_glas.py', 224),
-                       ('cls_r38_glas_quick.py', 112)):
+    for name, size, mode in (('cls_r38_glas.py', 224, None),
+                             ('cls_r38_glas_quick.py', 112, 'fast')):
         cfg = Config.fromfile(osp.join(REPO, 'configs', 'oeem', name))
         assert cfg.default_scope == 'mmpretrain'
-        assert set(cfg.cam_cfg) == {'scales', 'input_size'}
+        assert cfg.cam_cfg.get('mode') == mode
+        assert set(cfg.cam_cfg) - {'mode'} == {'scales', 'input_size'}
         assert cfg.cam_cfg.input_size == size
         pipelines = (cfg.train_dataloader.dataset.pipeline +
                      cfg.test_dataloader.dataset.pipeline)
@@ -260,7 +261,8 @@ def test_paper_config_without_imagenet_weights_names_the_scratch_config(
     scratch = osp.join(REPO, 'configs', 'oeem', 'cls_r38_glas_scratch.py')
     cfg = load_config(paper, str(tmp_path / 'w'), {
         'model.backbone.init_cfg.checkpoint': str(tmp_path / 'none.pth')})
-    with pytest.raises(OEEMInputError, match='ImageNet weights .* not found'
+    with pytest.raises(OEEMInputError,
+                       match='backbone weights .* not found .ImageNet weights'
                        f'.*{re.escape(scratch)}'):
         configure_train(cfg)
     cfg = load_config(paper, str(tmp_path / 'w'),
@@ -277,3 +279,31 @@ def test_paper_config_without_imagenet_weights_names_the_scratch_config(
         assert cfg.model.backbone.norm_cfg.requires_grad
         assert not cfg.model.backbone.frozen_stem
     assert len(warnings) == 1
+
+
+@pytest.mark.parametrize('name', ['pspnet_r38_glas_oeem_quick.py',
+                                  'pspnet_r38_glas_baseline_quick.py',
+                                  'pspnet_r38_glas_oeem_scratch.py'])
+def test_segmentors_without_imagenet_weights_start_from_the_classifier(
+        name, tmp_path):
+    config = osp.join(REPO, 'configs', 'oeem', name)
+    cfg = load_config(config, str(tmp_path / 'w'))
+    assert cfg.model.data_preprocessor.type == 'StainNormSegDataPreProcessor'
+    missing = re.escape(cfg.classifier_checkpoint)
+    with pytest.raises(OEEMInputError,
+                       match=rf'classifier_checkpoint {missing}: not found; '
+                       rf'train {re.escape(cfg.classifier_config)} first'):
+        configure_train(cfg)
+    assert not osp.exists(str(tmp_path / 'w'))
+    checkpoint = tmp_path / 'cls.pth'
+    checkpoint.write_bytes(b'')
+    cfg = load_config(config, str(tmp_path / 'w'),
+                      {'classifier_checkpoint': str(checkpoint)})
+    configure_train(cfg)
+    assert cfg.model.backbone.init_cfg == dict(
+        type='Pretrained', checkpoint=str(checkpoint), prefix='backbone.')
+    # the paper's configs keep their ImageNet weights and plain inputs
+    cfg = load_config(osp.join(REPO, 'configs', 'oeem',
+                               'pspnet_r38_glas_oeem.py'), str(tmp_path / 'w'))
+    assert 'classifier_checkpoint' not in cfg
+    assert cfg.model.data_preprocessor.type == 'SegDataPreProcessor'

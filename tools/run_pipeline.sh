@@ -4,7 +4,11 @@
 # prepare -> classifier -> pseudo-masks -> OEEM segmentation -> --aug-test.
 # Defaults: the *_quick configs (1/8 width, random initialisation, short CPU
 # schedules, for ../shared/data/glas_subset). Every step resumes, so
-# re-running on a finished WORK redoes nothing. The pseudo-masks come from
+# re-running on a finished WORK redoes nothing. Outputs: WORK/data (prepared
+# images, pseudo-masks), WORK/cls (classifier), WORK/SEG_NAME (the
+# segmentor of SEG_CONFIG, named after the config file, with pred/ and
+# pred_vis/ of the test): a run with another SEG_CONFIG on the same WORK
+# reuses stages 1-3 and trains that segmentor beside the first (an ablation). The pseudo-masks come from
 # the classifier selected on the val images (best pseudo-mask mIoU), the test
 # uses the segmentor selected on them (best mIoU); without a val split, the
 # last checkpoints.
@@ -52,10 +56,25 @@ echo "== 3/5 pseudo-masks ($(date +%T))"
 "$PY" tools/make_pseudo_masks.py "$CLS" "$(selected "$WORK/cls")" \
   --out "$DATA/pseudo_masks" --show-dir "$WORK/pseudo_vis" --device "$DEVICE" \
   "${pseudo_amp[@]}" --cfg-options "${data_root[@]}" ${CLS_OPTIONS:-}
+SEG_WORK=$WORK/$(basename "$SEG" .py)
+# a segmentor without ImageNet weights starts from the classifier's backbone
+from_classifier=()
+if "$PY" -c 'import sys; from mmengine.config import Config
+sys.exit("classifier_checkpoint" not in Config.fromfile(sys.argv[1]))' "$SEG"
+then
+  from_classifier=("classifier_checkpoint=$(selected "$WORK/cls")")
+fi
 echo "== 4/5 segmentation ($SEG) ($(date +%T))"
-"$PY" tools/train.py "$SEG" --work-dir "$WORK/seg" --resume "${amp[@]}" \
-  --cfg-options "${data_root[@]}" ${SEG_OPTIONS:-}
+"$PY" tools/train.py "$SEG" --work-dir "$SEG_WORK" --resume "${amp[@]}" \
+  --cfg-options "${data_root[@]}" "${from_classifier[@]}" ${SEG_OPTIONS:-}
+checkpoint=$(selected "$SEG_WORK")
+if [ "$(cat "$SEG_WORK/tested" 2>/dev/null)" = "$checkpoint" ]; then
+  echo "== 5/5 test: done for $checkpoint (remove $SEG_WORK/tested to redo)"
+  exit 0
+fi
 echo "== 5/5 test --aug-test ($(date +%T))"
-"$PY" tools/test.py "$SEG" "$(selected "$WORK/seg")" --aug-test \
-  --work-dir "$WORK/seg" --out "$WORK/pred" --show-dir "$WORK/pred_vis" \
-  --cfg-options "${data_root[@]}" ${SEG_OPTIONS:-}
+"$PY" tools/test.py "$SEG" "$checkpoint" --aug-test \
+  --work-dir "$SEG_WORK" --out "$SEG_WORK/pred" \
+  --show-dir "$SEG_WORK/pred_vis" --cfg-options "${data_root[@]}" \
+  ${SEG_OPTIONS:-}
+echo "$checkpoint" > "$SEG_WORK/tested"

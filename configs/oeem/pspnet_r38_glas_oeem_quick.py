@@ -1,18 +1,25 @@
-# A short CPU schedule of the OEEM segmentation stage for trying the whole
-# pipeline on a small folder (e.g. ../shared/data/glas_subset): ResNet-38 at
-# 1/8 width, random initialisation, 200 iterations. Not for paper numbers.
-_base_ = './pspnet_r38_glas_oeem.py'
+# A short CPU schedule of the OEEM segmentation stage without ImageNet
+# weights (pspnet_r38_glas_oeem_scratch.py) for trying the whole pipeline on a
+# small folder (e.g. ../shared/data/glas_subset): ResNet-38 at 1/8 width,
+# starting from the quick classifier's backbone, 400 iterations, --aug-test
+# at 3 of the paper's 8 scales. Not for paper numbers.
+#   python tools/train.py configs/oeem/pspnet_r38_glas_oeem_quick.py \
+#       --cfg-options classifier_checkpoint=work_dirs/cls_r38_glas_quick/best_pseudo_mask_mIoU_epoch_N.pth
+_base_ = './pspnet_r38_glas_oeem_scratch.py'
+classifier_config = 'configs/oeem/cls_r38_glas_quick.py'
+classifier_checkpoint = 'work_dirs/cls_r38_glas_quick/best.pth'
 model = dict(
-    backbone=dict(width_mult=1 / 8, init_cfg=None),
+    backbone=dict(width_mult=1 / 8),
     decode_head=dict(in_channels=512, channels=64),
     auxiliary_head=dict(in_channels=128, channels=32))
 train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False)
 val_dataloader = dict(num_workers=0, persistent_workers=False)
 test_dataloader = dict(num_workers=0, persistent_workers=False)
 optim_wrapper = dict(optimizer=dict(lr=0.02))
-train_cfg = dict(max_iters=200, val_interval=100)
+train_cfg = dict(max_iters=400, val_interval=100)
 param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0,
-                        end=200, by_epoch=False)]
+                        end=400, by_epoch=False)]
 default_hooks = dict(
     logger=dict(interval=20),
     checkpoint=dict(interval=100))
+aug_test_cfg = dict(scales=[1.0, 1.5, 2.0])

@@ -126,6 +126,7 @@ def configure_train(cfg: Config,
     that the work dir can be written. The checkpoint itself is checked once
     the model is built (:func:`~.train_test.check_resume`)."""
     check_output_location(cfg.work_dir, '--work-dir')
+    start_from_classifier(cfg)
     check_backbone_weights(cfg)
     if amp:
         if not torch.cuda.is_available():
@@ -143,28 +144,59 @@ def configure_train(cfg: Config,
     return cfg
 
 
-def check_backbone_weights(cfg: Config) -> None:
-    """Name the from-scratch config (``<config>_scratch.py`` beside it) when a
-    config made for ImageNet weights would start from random ones.
+def start_from_classifier(cfg: Config) -> Config:
+    """A config's ``classifier_checkpoint`` (the stage-1 classifier, e.g.
+    its checkpoint selected on val) becomes the backbone's starting weights:
+    ``model.backbone.init_cfg = Pretrained(classifier_checkpoint)``, its
+    ``backbone.`` keys. Segmentation configs without ImageNet weights set it
+    (the ``*_scratch`` and ``*_quick`` ones): a backbone that has learned
+    the tissue from the patch labels trains the segmentor far better than
+    random weights. A missing file is an :class:`OEEMInputError` naming the
+    classification config to train first (``classifier_config``)."""
+    checkpoint = cfg.get('classifier_checkpoint')
+    if checkpoint is None:
+        return cfg
+    if not osp.isfile(checkpoint):
+        raise OEEMInputError(
+            f'classifier_checkpoint {checkpoint}: not found; train '
+            f"{cfg.get('classifier_config', 'the classification stage')} "
+            'first and pass its selected checkpoint: --cfg-options '
+            'classifier_checkpoint=WORK_DIR/best_pseudo_mask_mIoU_epoch_N.pth')
+    cfg.model.backbone.init_cfg = dict(
+        type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
+    return cfg
 
-    A missing local weight file is an :class:`OEEMInputError`; weights
-    switched off (``init_cfg=None``) give one warning, and say when the
+
+def check_backbone_weights(cfg: Config) -> None:
+    """Refuse a backbone checkpoint that is not there, before anything is
+    written, and name the from-scratch config (``<config>_scratch.py``
+    beside it) when a config made for ImageNet weights would start from
+    random ones.
+
+    A missing local ``Pretrained`` file is an :class:`OEEMInputError` (with
+    the from-scratch config when there is one); weights switched off
+    (``init_cfg=None``) in such a config give one warning, and say when the
     config freezes BN layers or the stem (then the classifier learns only
     the label prior).
     """
     scratch = osp.splitext(cfg.filename or '')[0] + '_scratch.py'
+    has_scratch = osp.isfile(scratch)
+    hint = f'to train from random initialisation use {scratch}'
     backbone = cfg.model.get('backbone') or {}
     init_cfg = backbone.get('init_cfg')
-    if not osp.isfile(scratch) or isinstance(init_cfg, (list, tuple)):
+    if isinstance(init_cfg, (list, tuple)):
         return
-    hint = f'to train from random initialisation use {scratch}'
     if init_cfg is not None:
         checkpoint = init_cfg.get('checkpoint', '')
         if (init_cfg.get('type') == 'Pretrained' and '://' not in checkpoint
                 and not osp.isfile(checkpoint)):
             raise OEEMInputError(
-                f'{checkpoint}: ImageNet weights of {cfg.filename} not found '
-                f'(see the README, "ImageNet weights"); {hint}')
+                f'{checkpoint}: backbone weights of {cfg.filename} not found ' +
+                ('(ImageNet weights: see the README, "ImageNet weights"); '
+                 f'{hint}' if has_scratch else
+                 '(set model.backbone.init_cfg.checkpoint, see the config)'))
+        return
+    if not has_scratch:
         return
     frozen = (backbone.get('norm_eval') or backbone.get('frozen_stem') or
               not (backbone.get('norm_cfg') or {}).get('requires_grad', True))
