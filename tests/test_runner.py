@@ -284,26 +284,27 @@ def test_paper_config_without_imagenet_weights_names_the_scratch_config(
 @pytest.mark.parametrize('name', ['pspnet_r38_glas_oeem_quick.py',
                                   'pspnet_r38_glas_baseline_quick.py',
                                   'pspnet_r38_glas_oeem_scratch.py'])
-def test_segmentors_without_imagenet_weights_start_from_the_classifier(
-        name, tmp_path):
-    config = osp.join(REPO, 'configs', 'oeem', name)
-    cfg = load_config(config, str(tmp_path / 'w'))
+def test_segmentors_without_imagenet_weights_normalise_staining(name,
+                                                                tmp_path):
+    cfg = load_config(osp.join(REPO, 'configs', 'oeem', name),
+                      str(tmp_path / 'w'))
     assert cfg.model.data_preprocessor.type == 'StainNormSegDataPreProcessor'
-    missing = re.escape(cfg.classifier_checkpoint)
-    with pytest.raises(OEEMInputError,
-                       match=rf'classifier_checkpoint {missing}: not found; '
-                       rf'train {re.escape(cfg.classifier_config)} first'):
-        configure_train(cfg)
-    assert not osp.exists(str(tmp_path / 'w'))
-    checkpoint = tmp_path / 'cls.pth'
-    checkpoint.write_bytes(b'')
-    cfg = load_config(config, str(tmp_path / 'w'),
-                      {'classifier_checkpoint': str(checkpoint)})
+    assert cfg.model.backbone.init_cfg is None
     configure_train(cfg)
-    assert cfg.model.backbone.init_cfg == dict(
-        type='Pretrained', checkpoint=str(checkpoint), prefix='backbone.')
-    # the paper's configs keep their ImageNet weights and plain inputs
+    # the paper's configs keep plain inputs
     cfg = load_config(osp.join(REPO, 'configs', 'oeem',
                                'pspnet_r38_glas_oeem.py'), str(tmp_path / 'w'))
-    assert 'classifier_checkpoint' not in cfg
     assert cfg.model.data_preprocessor.type == 'SegDataPreProcessor'
+
+
+def test_missing_backbone_weights_are_refused_before_anything_is_written(
+        tmp_path):
+    # a config without a from-scratch sibling
+    cfg = load_config(TINY_SEG, str(tmp_path / 'w'))
+    cfg.model.backbone.init_cfg = dict(type='Pretrained',
+                                       checkpoint=str(tmp_path / 'x.pth'))
+    with pytest.raises(OEEMInputError,
+                       match=r'x\.pth: backbone weights of .* not found '
+                       r'\(set model\.backbone\.init_cfg\.checkpoint'):
+        configure_train(cfg)
+    assert not osp.exists(str(tmp_path / 'w'))

@@ -57,16 +57,9 @@ echo "== 3/5 pseudo-masks ($(date +%T))"
   --out "$DATA/pseudo_masks" --show-dir "$WORK/pseudo_vis" --device "$DEVICE" \
   "${pseudo_amp[@]}" --cfg-options "${data_root[@]}" ${CLS_OPTIONS:-}
 SEG_WORK=$WORK/$(basename "$SEG" .py)
-# a segmentor without ImageNet weights starts from the classifier's backbone
-from_classifier=()
-if "$PY" -c 'import sys; from mmengine.config import Config
-sys.exit("classifier_checkpoint" not in Config.fromfile(sys.argv[1]))' "$SEG"
-then
-  from_classifier=("classifier_checkpoint=$(selected "$WORK/cls")")
-fi
 echo "== 4/5 segmentation ($SEG) ($(date +%T))"
 "$PY" tools/train.py "$SEG" --work-dir "$SEG_WORK" --resume "${amp[@]}" \
-  --cfg-options "${data_root[@]}" "${from_classifier[@]}" ${SEG_OPTIONS:-}
+  --cfg-options "${data_root[@]}" ${SEG_OPTIONS:-}
 checkpoint=$(selected "$SEG_WORK")
 if [ "$(cat "$SEG_WORK/tested" 2>/dev/null)" = "$checkpoint" ]; then
   echo "== 5/5 test: done for $checkpoint (remove $SEG_WORK/tested to redo)"

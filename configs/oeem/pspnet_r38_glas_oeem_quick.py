@@ -1,13 +1,9 @@
-# A short CPU schedule of the OEEM segmentation stage without ImageNet
-# weights (pspnet_r38_glas_oeem_scratch.py) for trying the whole pipeline on a
-# small folder (e.g. ../shared/data/glas_subset): ResNet-38 at 1/8 width,
-# starting from the quick classifier's backbone, 400 iterations, --aug-test
-# at 3 of the paper's 8 scales. Not for paper numbers.
-#   python tools/train.py configs/oeem/pspnet_r38_glas_oeem_quick.py \
-#       --cfg-options classifier_checkpoint=work_dirs/cls_r38_glas_quick/best_pseudo_mask_mIoU_epoch_N.pth
+# A short CPU schedule of the OEEM segmentation stage from random
+# initialisation with stain normalisation (pspnet_r38_glas_oeem_scratch.py)
+# for trying the whole pipeline on a small folder (e.g.
+# ../shared/data/glas_subset): ResNet-38 at 1/8 width, 400 iterations,
+# --aug-test at 3 of the paper's 8 scales. Not for paper numbers.
 _base_ = './pspnet_r38_glas_oeem_scratch.py'
-classifier_config = 'configs/oeem/cls_r38_glas_quick.py'
-classifier_checkpoint = 'work_dirs/cls_r38_glas_quick/best.pth'
 model = dict(
     backbone=dict(width_mult=1 / 8),
     decode_head=dict(in_channels=512, channels=64),

@@ -126,7 +126,6 @@ def configure_train(cfg: Config,
     that the work dir can be written. The checkpoint itself is checked once
     the model is built (:func:`~.train_test.check_resume`)."""
     check_output_location(cfg.work_dir, '--work-dir')
-    start_from_classifier(cfg)
     check_backbone_weights(cfg)
     if amp:
         if not torch.cuda.is_available():
@@ -141,29 +140,6 @@ def configure_train(cfg: Config,
             raise OEEMInputError(f'--resume {resume}: checkpoint not found')
         cfg.resume = True
         cfg.load_from = resume
-    return cfg
-
-
-def start_from_classifier(cfg: Config) -> Config:
-    """A config's ``classifier_checkpoint`` (the stage-1 classifier, e.g.
-    its checkpoint selected on val) becomes the backbone's starting weights:
-    ``model.backbone.init_cfg = Pretrained(classifier_checkpoint)``, its
-    ``backbone.`` keys. Segmentation configs without ImageNet weights set it
-    (the ``*_scratch`` and ``*_quick`` ones): a backbone that has learned
-    the tissue from the patch labels trains the segmentor far better than
-    random weights. A missing file is an :class:`OEEMInputError` naming the
-    classification config to train first (``classifier_config``)."""
-    checkpoint = cfg.get('classifier_checkpoint')
-    if checkpoint is None:
-        return cfg
-    if not osp.isfile(checkpoint):
-        raise OEEMInputError(
-            f'classifier_checkpoint {checkpoint}: not found; train '
-            f"{cfg.get('classifier_config', 'the classification stage')} "
-            'first and pass its selected checkpoint: --cfg-options '
-            'classifier_checkpoint=WORK_DIR/best_pseudo_mask_mIoU_epoch_N.pth')
-    cfg.model.backbone.init_cfg = dict(
-        type='Pretrained', checkpoint=checkpoint, prefix='backbone.')
     return cfg
 
 
