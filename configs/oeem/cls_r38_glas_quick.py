@@ -3,8 +3,9 @@
 # 1/8 width from random initialisation, so BN layers and conv1a train (the
 # paper's frozen BN and stem suit ImageNet weights only: a freshly initialised
 # frozen BN normalises nothing), 112 px network inputs (the patches
-# themselves, not upsampled), 8 epochs; CAMs at 2 scales, fast mode. Not for paper
-# numbers (cls_r38_glas_scratch.py is the full-width from-scratch variant).
+# themselves, not upsampled), 8 epochs; CAMs at 2 scales, fast mode. Not for
+# paper numbers (cls_r38_glas_scratch.py is the full-width from-scratch
+# variant).
 _base_ = './cls_r38_glas.py'
 cam_input_size = 112
 model = dict(

@@ -166,11 +166,12 @@ def check_backbone_weights(cfg: Config) -> None:
         checkpoint = init_cfg.get('checkpoint', '')
         if (init_cfg.get('type') == 'Pretrained' and '://' not in checkpoint
                 and not osp.isfile(checkpoint)):
+            where = ('(ImageNet weights: see the README, "ImageNet '
+                     f'weights"); {hint}' if has_scratch else
+                     '(set model.backbone.init_cfg.checkpoint)')
             raise OEEMInputError(
-                f'{checkpoint}: backbone weights of {cfg.filename} not found ' +
-                ('(ImageNet weights: see the README, "ImageNet weights"); '
-                 f'{hint}' if has_scratch else
-                 '(set model.backbone.init_cfg.checkpoint, see the config)'))
+                f'{checkpoint}: backbone weights of {cfg.filename} not found '
+                f'{where}')
         return
     if not has_scratch:
         return
