@@ -4,11 +4,17 @@ import pytest
 import torch
 from mmseg.registry import MODELS
 
-from oeem_mmseg.utils.stain import (from_stain_amounts, scale_stains,
-                                    stain_amounts,
+from oeem_mmseg.utils.stain import (STAIN_OD, from_stain_amounts,
+                                    normalize_stains, stain_amounts,
                                     stain_normalization_factors)
 
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+
+
+def scale_stains(image: torch.Tensor, factors) -> torch.Tensor:
+    """``image`` with its H, E, DAB amounts multiplied by ``factors``."""
+    amounts = stain_amounts(image) * torch.tensor(factors).view(3, 1, 1)
+    return from_stain_amounts(amounts)
 
 
 def stained(haematoxylin: float, eosin: float, seed: int = 0,
@@ -44,15 +50,20 @@ def test_normalization_brings_pale_and_strong_staining_together():
     pale, strong = stained(0.3, 0.3, seed=1), stained(1.0, 1.6, seed=1)
     levels = []
     for image in (pale, strong):
-        factors = stain_normalization_factors(image, (0.9, 1.2))
-        out = scale_stains(image, factors)
+        out = normalize_stains(image, (0.9, 1.2))
         levels.append(torch.quantile(stain_amounts(out)[:2].flatten(1), 0.9,
                                      dim=1))
     for level in levels:
         assert level.tolist() == pytest.approx([0.9, 1.2], rel=0.05)
     # glass only: factors bounded, not blown up
     glass = torch.full((3, 16, 16), 255, dtype=torch.uint8)
-    assert stain_normalization_factors(glass, (0.9, 1.2)).max() <= 5
+    assert stain_normalization_factors(stain_amounts(glass),
+                                       (0.9, 1.2)).max() <= 5
+    # BGR images are deconvolved in their own order
+    bgr = normalize_stains(pale[[2, 1, 0]], (0.9, 1.2),
+                           stain_od=STAIN_OD[:, [2, 1, 0]])
+    assert torch.allclose(bgr[[2, 1, 0]], normalize_stains(pale, (0.9, 1.2)),
+                          atol=1e-3)
 
 
 def test_preprocessor_normalizes_every_input_then_standardizes():

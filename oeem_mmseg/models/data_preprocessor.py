@@ -4,7 +4,7 @@ from typing import Any, Dict, Optional, Sequence
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 from mmseg.registry import MODELS
 
-from ..utils.stain import scale_stains, stain_normalization_factors
+from ..utils.stain import STAIN_OD, normalize_stains
 
 
 @MODELS.register_module()
@@ -12,14 +12,15 @@ class StainNormSegDataPreProcessor(SegDataPreProcessor):
     """MMSeg's ``SegDataPreProcessor`` that first brings each image's H&E
     staining to a reference: the ``percentile``-th haematoxylin and eosin
     amounts of the image (colour deconvolution,
-    :func:`~oeem_mmseg.utils.stain.stain_normalization_factors`) are scaled
-    to ``stain_reference``.
+    :func:`~oeem_mmseg.utils.stain.normalize_stains`) are scaled to
+    ``stain_reference``.
 
     Every image the segmentor sees passes here (training crops, whole test
     images, inference regions of images and slides), so pale and strongly
     stained slides reach the network alike; on images of one lab it changes
     little. Other arguments as ``SegDataPreProcessor``; inputs are uint8
-    (3, H, W) in the loader's order (BGR when ``bgr_to_rgb``).
+    (3, H, W) in the loader's order (BGR when ``bgr_to_rgb``), deconvolved
+    in that order.
 
     Args:
         stain_reference: (haematoxylin, eosin) amounts in optical density
@@ -36,19 +37,15 @@ class StainNormSegDataPreProcessor(SegDataPreProcessor):
         self.stain_reference = (None if stain_reference is None else
                                 tuple(stain_reference))
         self.stain_percentile = stain_percentile
-
-    def normalize_stains(self, image):
-        """(3, H, W) uint8 image in the loader's channel order -> the same
-        with its staining at the reference (float, 0..255)."""
-        rgb = image[[2, 1, 0]] if self.channel_conversion else image
-        factors = stain_normalization_factors(rgb, self.stain_reference,
-                                              self.stain_percentile)
-        out = scale_stains(rgb, factors).round()
-        return out[[2, 1, 0]] if self.channel_conversion else out
+        self.stain_od = (STAIN_OD[:, [2, 1, 0]] if self.channel_conversion
+                         else STAIN_OD)
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         if self.stain_reference is not None:
-            data = self.cast_data(data)
-            data['inputs'] = [self.normalize_stains(image)
-                              for image in data['inputs']]
+            data = self.cast_data(data)  # on the model's device
+            data = dict(data, inputs=[
+                normalize_stains(image, self.stain_reference,
+                                 self.stain_percentile, self.stain_od).round()
+                for image in data['inputs']
+            ])
         return super().forward(data, training)
