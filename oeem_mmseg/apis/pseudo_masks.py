@@ -7,6 +7,7 @@ import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.config import Config, ConfigDict
@@ -14,8 +15,8 @@ from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
-from ..cam import CAM_MODES, MultiScaleCAM, image_pseudo_mask
-from ..datasets.image_patches import PatchSource
+from ..cam import CAM_MODES, MultiScaleCAM, PseudoMask, image_pseudo_mask
+from ..datasets.image_patches import ImagePatches, PatchSource
 from ..evaluation import GlaSMetric, TissueMetric
 from ..utils.checkpoint import load_model_weights
 from ..utils.device import autocast_dtype, resolve_device
@@ -134,6 +135,25 @@ def mask_scores(counts: Sequence[dict],
     }
 
 
+def item_pseudo_mask(generator: MultiScaleCAM,
+                     item: ImagePatches,
+                     gt: Optional[np.ndarray],
+                     cam_cfg: dict,
+                     with_probs: bool = False
+                     ) -> Tuple[np.ndarray, PseudoMask]:
+    """``(image, result)``: the RGB image of a dataset item
+    (:class:`~oeem_mmseg.datasets.image_patches.ImagePatches`), its size
+    checked against its ground truth ``gt`` (or None), and its
+    :func:`image_pseudo_mask` under ``cam_cfg``."""
+    image = read_rgb(item.img_path)
+    if gt is not None:
+        check_mask_size(item.seg_map_path, gt.shape, item.img_path,
+                        image.shape)
+    return image, image_pseudo_mask(
+        generator, image, item.boxes, item.labels, with_probs=with_probs,
+        background=cam_cfg.get('background'))
+
+
 def leftover_problem(paths: Sequence[str],
                      image_hw: Tuple[int, int]) -> Optional[str]:
     """Why the outputs ``paths`` (a pseudo-mask, its CAM map) left by an
@@ -243,15 +263,9 @@ def make_pseudo_masks(config: Union[str, Config],
                       logger='current', level=logging.WARNING)
         todo.append(item)
     for item in tqdm(todo, desc='pseudo-masks', unit='img'):
-        image = read_rgb(item.img_path)
         gt = dataset.ground_truth(item)
-        if gt is not None:
-            check_mask_size(item.seg_map_path, gt.shape, item.img_path,
-                            image.shape)
-        result = image_pseudo_mask(
-            generator, image, item.boxes, item.labels,
-            with_probs=show_dir is not None,
-            background=cam_cfg.get('background'))
+        image, result = item_pseudo_mask(generator, item, gt, cam_cfg,
+                                         with_probs=show_dir is not None)
         pseudo_path, cam_path = outputs(item.name)
         if show_dir is not None:
             atomic_write_png(

@@ -6,9 +6,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..cam import image_pseudo_mask
 from ..evaluation import GlaSMetric
-from ..utils.io import check_mask_size, read_rgb
 
 
 @HOOKS.register_module()
@@ -37,7 +35,8 @@ class CAMValidationHook(Hook):
     def after_val_epoch(self,
                         runner,
                         metrics: Optional[Dict[str, float]] = None) -> None:
-        from ..apis.pseudo_masks import build_cam, checked_cam_cfg
+        from ..apis.pseudo_masks import (build_cam, checked_cam_cfg,
+                                         item_pseudo_mask)
         if metrics is None:
             return
         model = runner.model.module if is_model_wrapper(
@@ -54,12 +53,7 @@ class CAMValidationHook(Hook):
             gt = dataset.ground_truth(item)
             if gt is None:
                 continue
-            image = read_rgb(item.img_path)
-            check_mask_size(item.seg_map_path, gt.shape, item.img_path,
-                            image.shape)
-            result = image_pseudo_mask(
-                generator, image, item.boxes, item.labels,
-                background=cam_cfg.get('background'))
+            _, result = item_pseudo_mask(generator, item, gt, cam_cfg)
             for key, pred in (('cam', result.cam),
                               ('pseudo_mask', result.pseudo)):
                 counts[key].append(
