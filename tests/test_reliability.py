@@ -27,7 +27,8 @@ from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
 import oeem_mmseg.apis.pseudo_masks as pseudo_masks_api
-from oeem_mmseg.apis.config import adapt_to_device, load_config
+from oeem_mmseg.apis.config import (adapt_to_device, configure_train,
+                                    load_config)
 from oeem_mmseg.utils import OEEMInputError
 from oeem_mmseg.utils.io import (atomic_write_bytes, check_output_location,
                                  read_binary_mask, read_label, read_rgb)
@@ -599,3 +600,24 @@ def test_infer_with_a_classification_config(tiny_checkpoint, tmp_path,
     assert_refused(infer, [TINY_CLS, tiny_checkpoint, folder, '--out',
                            str(tmp_path / 'out')], capsys,
                    'needs a segmentation config', inputs=[folder])
+
+
+def test_resume_after_a_kill_while_last_checkpoint_was_written(tmp_path):
+    # MMEngine truncates last_checkpoint, then writes the new name: a run
+    # killed in between leaves it empty, and --resume takes the newest
+    # numbered checkpoint instead of failing on an empty name
+    work_dir = tmp_path / 'work'
+    work_dir.mkdir()
+    for name in ('iter_2.pth', 'iter_10.pth', 'best_mIoU_iter_2.pth'):
+        (work_dir / name).write_bytes(b'')
+    (work_dir / 'last_checkpoint').write_text('')
+    cfg = configure_train(load_config(TINY_SEG, str(work_dir)),
+                          resume='auto')
+    assert cfg.resume and cfg.load_from == str(work_dir / 'iter_10.pth')
+    # a named checkpoint, or none at all: MMEngine's choice stands
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'iter_2.pth'))
+    assert configure_train(load_config(TINY_SEG, str(work_dir)),
+                           resume='auto').load_from is None
+    (work_dir / 'last_checkpoint').unlink()
+    assert configure_train(load_config(TINY_SEG, str(work_dir)),
+                           resume='auto').load_from is None

@@ -4,7 +4,9 @@ classification: ``default_scope='mmpretrain'``), on GPUs or, when there is
 none, on the CPU."""
 import difflib
 import logging
+import os
 import os.path as osp
+import re
 from typing import Any, Optional, Sequence
 
 import torch
@@ -134,13 +136,40 @@ def configure_train(cfg: Config,
         cfg.optim_wrapper.loss_scale = 'dynamic'
     if resume == 'auto':
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = interrupted_checkpoint(cfg.work_dir)
     elif resume is not None:
         if not osp.isfile(resume):
             raise OEEMInputError(f'--resume {resume}: checkpoint not found')
         cfg.resume = True
         cfg.load_from = resume
     return cfg
+
+
+def interrupted_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint to resume from when a run was killed while MMEngine
+    rewrote ``work_dir/last_checkpoint`` (it truncates, then writes, so the
+    file is left empty; the checkpoint it was about to name is complete):
+    the work dir's ``iter_N.pth`` or ``epoch_N.pth`` of largest N. None when
+    ``last_checkpoint`` names a checkpoint or is absent (MMEngine's own
+    choice stands)."""
+    record = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
+        return None
+    with open(record) as f:
+        if f.read().strip():
+            return None
+    numbered = []
+    for name in os.listdir(work_dir):
+        match = re.fullmatch(r'(?:iter|epoch)_(\d+)\.pth', name)
+        if match:
+            numbered.append((int(match.group(1)), osp.join(work_dir, name)))
+    if not numbered:
+        return None
+    path = max(numbered)[1]
+    print_log(f'--resume: {record} is empty (a run killed while writing it); '
+              f'resuming from {path}', logger='current',
+              level=logging.WARNING)
+    return path
 
 
 def check_backbone_weights(cfg: Config) -> None:
