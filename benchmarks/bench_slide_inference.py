@@ -71,14 +71,20 @@ def random_checkpoint(config: str, path: str) -> str:
     return path
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """``--config`` (default: the tests' tiny model), ``--device`` and
+    ``--batch-size``."""
     parser.add_argument(
         '--config', default=osp.join(REPO, 'tests', 'configs',
                                      'pspnet_r38_tiny.py'),
         help='segmentation config (default: the tests\' tiny model)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--batch-size', type=int, default=16)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_model_options(parser)
     parser.add_argument('--tile-size', type=int, default=512)
     parser.add_argument(
         '--tissue-tiles', type=int, default=2,

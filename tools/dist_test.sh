@@ -2,14 +2,4 @@
 # Multi-GPU / multi-node testing through torchrun and MMEngine's DDP:
 #   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py options]
 # Multi-node: NNODES=2 NODE_RANK=0|1 MASTER_ADDR=host PORT=29500 on every node.
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-PYTHONPATH="$(dirname "$0")/..":${PYTHONPATH:-} \
-"${PYTHON:-python3}" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
-  --master_addr="$MASTER_ADDR" --nproc_per_node="$GPUS" --master_port="$PORT" \
-  "$(dirname "$0")/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"
+GPUS=$3 exec bash "$(dirname "$0")/dist_run.sh" test.py "$1" "$2" --launcher pytorch "${@:4}"

@@ -6,12 +6,19 @@ segmentor.
 
 Whole slides (.svs, .ndpi, .mrxs, pyramidal .tif, ...) give NAME_mask.tif,
 NAME_overlay.png, NAME.geojson (QuPath annotations) and NAME_areas.json/.csv;
-see oeem_mmseg/apis/slide_inference.py.
+see oeem_mmseg/apis/slide_inference.py. OUT/summary.csv and OUT/index.html
+list every input with its areas (oeem_mmseg/slides/summary.py).
+
+Under torchrun (tools/dist_infer.sh, tools/slurm_infer.sh) each process
+segments its share of the inputs on its own device, balanced by size
+(oeem_mmseg/apis/cohort.py).
 """
 import argparse
 import sys
 
-from oeem_mmseg.apis.inference import infer_images, init_model
+from oeem_mmseg.apis.cohort import (current_world, infer_cohort, rank_device,
+                                    start_world)
+from oeem_mmseg.apis.inference import init_model
 from oeem_mmseg.apis.slide_inference import SlideOptions
 from oeem_mmseg.utils import exit_on_user_error
 from oeem_mmseg.utils.cli import add_cfg_options
@@ -24,7 +31,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('inputs', nargs='+',
                         help='image or slide files, or folders')
     parser.add_argument('--out', required=True, help='output folder')
-    parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
+    parser.add_argument(
+        '--device', default='cpu',
+        help='cpu or cuda[:N] (under torchrun: cuda is cuda:LOCAL_RANK)')
     parser.add_argument(
         '--aug-test', action='store_true',
         help="the paper's tiled multi-scale + flip inference")
@@ -71,14 +80,19 @@ def main(argv=None) -> dict:
     cfg_options = dict(args.cfg_options or {})
     if args.batch_size is not None:
         cfg_options['model.test_cfg.batch_size'] = args.batch_size
-    model = init_model(args.config, args.checkpoint, args.device,
-                       args.aug_test, cfg_options)
+    world = current_world()
+    start_world(world)
+    model = init_model(args.config, args.checkpoint,
+                       rank_device(args.device, world), args.aug_test,
+                       cfg_options)
     slide_options = SlideOptions(
         level=args.level, mpp=args.mpp, slide_mpp=args.slide_mpp,
         tissue_mask=args.tissue_mask, tile_size=args.tile_size,
         simplify=args.simplify)
-    summary = infer_images(model, args.inputs, args.out, args.block_size,
-                           slide_options)
+    summary = infer_cohort(model, args.inputs, args.out, args.block_size,
+                           slide_options, world)
+    if world.rank:
+        sys.exit(2 if summary['failed'] else 0)
     print(f'{summary["done"]} segmented, {summary["skipped"]} already done; '
           f'results in {args.out}')
     failed = summary['failed']

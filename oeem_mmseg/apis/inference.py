@@ -3,8 +3,9 @@ segmentor."""
 import logging
 import os
 import os.path as osp
+import time
 from collections import Counter
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -13,6 +14,7 @@ from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
 from ..datasets.glas import GlaSDataset
+from ..slides.lock import OutputBusy, OutputLock
 from ..slides.reader import SLIDE_SUFFIXES, is_slide
 from ..utils.checkpoint import load_model_weights
 from ..utils.device import resolve_device
@@ -126,11 +128,48 @@ def output_names(paths: Sequence[str]) -> Dict[str, str]:
     return names
 
 
-def infer_images(model: torch.nn.Module,
-                 inputs: Sequence[str],
-                 out_dir: str,
-                 block_size: int = 2048,
-                 slide_options: Optional[SlideOptions] = None) -> dict:
+def infer_input(model: torch.nn.Module,
+                path: str,
+                name: str,
+                out_dir: str,
+                block_size: int = 2048,
+                slide_options: Optional[SlideOptions] = None) -> dict:
+    """Segment one image or slide into ``out_dir`` under the output name
+    ``name`` (see :func:`infer_images`), holding its lock ``NAME.lock``
+    (:class:`OutputLock`) so that no other run writes the same outputs.
+
+    Returns:
+        ``dict(status='done' | 'skipped', ...)`` (a slide:
+        :func:`infer_slide`'s summary).
+
+    Raises:
+        OEEMInputError: The input cannot be read, or
+            :class:`OutputBusy`: another live run holds its outputs.
+    """
+    with OutputLock(osp.join(out_dir, name + '.lock'), path):
+        if is_slide(path):
+            return infer_slide(model, path, out_dir, slide_options, name)
+        mask_path = osp.join(out_dir, name + '.png')
+        overlay_path = osp.join(out_dir, name + '_overlay.png')
+        if osp.isfile(mask_path) and osp.isfile(overlay_path):
+            return dict(status='skipped')
+        image = read_rgb(path)
+        mask = segment_image(model, image, block_size)
+        palette = model.dataset_meta['palette']
+        atomic_write_png(overlay_path, label_overlay(image, mask, palette))
+        atomic_write_png(mask_path, mask, palette)
+        return dict(status='done')
+
+
+def infer_images(
+        model: torch.nn.Module,
+        inputs: Sequence[str],
+        out_dir: str,
+        block_size: int = 2048,
+        slide_options: Optional[SlideOptions] = None,
+        share: Optional[Callable[[List[str]], List[str]]] = None,
+        on_result: Optional[Callable[[str, str, dict], None]] = None
+) -> dict:
     """Segment every image and slide of ``inputs`` into ``out_dir``.
 
     Images: ``NAME.png`` (the class index per pixel, with the palette) and
@@ -142,7 +181,15 @@ def infer_images(model: torch.nn.Module,
     ``out_dir`` may not be one of the input folders (no input is ever
     replaced). Inputs whose outputs exist are skipped, and a slide resumes
     from its finished tiles, so an interrupted run resumes. An input that
-    cannot be read is reported and skipped; the others are processed.
+    cannot be read, or whose outputs another live run is writing, is
+    reported and skipped; the others are processed.
+
+    Args:
+        share: Picks, from all input files, those this process segments
+            (default: all); output names are made over all of them.
+        on_result: Called after each input with ``(path, name, result)``:
+            :func:`infer_input`'s result with ``seconds``, or
+            ``dict(status='failed' | 'busy', reason=one line)``.
 
     Returns:
         ``dict(done=..., skipped=..., failed=[one line per failed input])``.
@@ -152,32 +199,27 @@ def infer_images(model: torch.nn.Module,
     check_output_location(out_dir, '--out', inputs=folders)
     if block_size <= 0:
         raise OEEMInputError(f'--block-size {block_size}: must be positive')
-    palette = model.dataset_meta['palette']
     paths = list_images(inputs)
     names = output_names(paths)
     done = skipped = 0
     failed: List[str] = []
-    for path in tqdm(paths, desc='segmenting', unit='image'):
+    for path in tqdm(share(paths) if share else paths, desc='segmenting',
+                     unit='image'):
+        start = time.perf_counter()
         try:
-            if is_slide(path):
-                status = infer_slide(model, path, out_dir, slide_options,
-                                     names[path])['status']
-                done += status == 'done'
-                skipped += status == 'skipped'
-                continue
-            mask_path = osp.join(out_dir, names[path] + '.png')
-            overlay_path = osp.join(out_dir, names[path] + '_overlay.png')
-            if osp.isfile(mask_path) and osp.isfile(overlay_path):
-                skipped += 1
-                continue
-            image = read_rgb(path)
+            result = infer_input(model, path, names[path], out_dir,
+                                 block_size, slide_options)
         except OEEMInputError as error:
             print_log(f'skipped: {error}', logger='current',
                       level=logging.WARNING)
             failed.append(str(error))
-            continue
-        mask = segment_image(model, image, block_size)
-        atomic_write_png(overlay_path, label_overlay(image, mask, palette))
-        atomic_write_png(mask_path, mask, palette)
-        done += 1
+            result = dict(
+                status='busy' if isinstance(error, OutputBusy) else 'failed',
+                reason=str(error))
+        else:
+            done += result['status'] == 'done'
+            skipped += result['status'] == 'skipped'
+            result['seconds'] = time.perf_counter() - start
+        if on_result is not None:
+            on_result(path, names[path], result)
     return dict(done=done, skipped=skipped, failed=failed)

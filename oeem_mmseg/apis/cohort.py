@@ -1,0 +1,158 @@
+"""Segmenting a cohort of slides with several processes (torchrun: one per
+GPU, on one or many nodes), each slide once, with one summary.
+
+Every process lists the same inputs and takes its share of them
+(:func:`share_by_size`: the same on every rank, no communication), each on
+its own device. A slide's outputs are written under its lock
+(:class:`~oeem_mmseg.slides.lock.OutputLock`), so two ranks or two jobs
+never write the same slide; a rank that dies leaves its slides to a
+re-run, which resumes them. ``summary.csv`` and ``index.html``
+(:mod:`oeem_mmseg.slides.summary`) are rewritten as slides finish, and
+once more by rank 0 when every rank is done.
+"""
+import heapq
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+from typing import List, NamedTuple, Optional, Sequence
+
+import torch
+
+from ..slides.reader import is_slide
+from ..slides.summary import record_result, write_summary
+from ..utils.io import read_image_hw
+from .inference import infer_images, list_images, output_names
+from .slide_inference import SlideOptions
+
+# How long a rank waits at the end for the slowest one.
+FINISH_TIMEOUT = timedelta(days=30)
+
+
+class World(NamedTuple):
+    """This process among those of a run (torchrun's ``RANK``,
+    ``LOCAL_RANK``, ``WORLD_SIZE``; one process without torchrun)."""
+    rank: int = 0
+    local_rank: int = 0
+    size: int = 1
+
+
+def current_world() -> World:
+    """The :class:`World` of this process: torchrun's variables, else
+    SLURM's (``srun``: ``SLURM_PROCID``, ``SLURM_LOCALID``,
+    ``SLURM_NTASKS``), else one process."""
+    env = os.environ
+    if 'RANK' in env:
+        return World(int(env['RANK']), int(env.get('LOCAL_RANK', 0)),
+                     int(env.get('WORLD_SIZE', 1)))
+    if 'SLURM_PROCID' in env and 'SLURM_NTASKS' in env:
+        return World(int(env['SLURM_PROCID']),
+                     int(env.get('SLURM_LOCALID', 0)),
+                     int(env['SLURM_NTASKS']))
+    return World()
+
+
+def rank_device(device: str, world: World) -> str:
+    """The device of this rank: ``cuda:LOCAL_RANK`` for ``cuda[:N]`` when
+    there are several processes (one GPU each), else ``device``."""
+    if world.size > 1 and device.startswith('cuda'):
+        return f'cuda:{world.local_rank}'
+    return device
+
+
+def start_world(world: World) -> None:
+    """Join the other ranks (a gloo group: only the results gathered at the
+    end go through it; under SLURM the first node of the job is the
+    master, port ``MASTER_PORT`` or 29500), and let a SIGTERM (torchrun or
+    SLURM stopping the ranks when one fails) unwind, so that locks are
+    released."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if world.size == 1 or torch.distributed.is_initialized():
+        return
+    if 'MASTER_ADDR' not in os.environ and 'SLURM_JOB_NODELIST' in os.environ:
+        nodes = subprocess.run(
+            ['scontrol', 'show', 'hostnames',
+             os.environ['SLURM_JOB_NODELIST']],
+            capture_output=True, text=True, check=True).stdout.split()
+        os.environ['MASTER_ADDR'] = nodes[0]
+    os.environ.setdefault('MASTER_PORT', '29500')
+    torch.distributed.init_process_group(
+        'gloo', rank=world.rank, world_size=world.size,
+        timeout=FINISH_TIMEOUT)
+
+
+def input_size(path: str) -> int:
+    """Level-0 pixels of a slide or an image (0 when it cannot be read: its
+    error comes when it is segmented)."""
+    try:
+        if is_slide(path):
+            import openslide
+            with openslide.OpenSlide(path) as slide:
+                width, height = slide.dimensions
+        else:
+            height, width = read_image_hw(path)
+    except Exception:  # noqa: BLE001  # reported by the rank segmenting it
+        return 0
+    return width * height
+
+
+def share_by_size(paths: Sequence[str], sizes: Sequence[int],
+                  ranks: int) -> List[List[str]]:
+    """Deal ``paths`` to ``ranks`` ranks, balanced by size: largest first,
+    each onto the rank with the least pixels so far (the lower rank on a
+    tie); ties of size in path order. Deterministic; each rank's share
+    keeps the input order."""
+    shares: List[List[int]] = [[] for _ in range(ranks)]
+    loads = [(0, rank) for rank in range(ranks)]
+    order = sorted(range(len(paths)), key=lambda i: (-sizes[i], paths[i]))
+    for i in order:
+        load, rank = heapq.heappop(loads)
+        shares[rank].append(i)
+        heapq.heappush(loads, (load + sizes[i], rank))
+    return [[paths[i] for i in sorted(share)] for share in shares]
+
+
+def infer_cohort(model: torch.nn.Module,
+                 inputs: Sequence[str],
+                 out_dir: str,
+                 block_size: int = 2048,
+                 slide_options: Optional[SlideOptions] = None,
+                 world: World = World()) -> dict:
+    """Segment this rank's share of ``inputs`` into ``out_dir``
+    (:func:`infer_images`), recording each result and rewriting the
+    summary after each; with several ranks, wait for all, then rank 0
+    writes the final summary.
+
+    Returns:
+        ``dict(done, skipped, failed)`` (:func:`infer_images`) of all
+        ranks together, on every rank.
+    """
+    paths = list_images(inputs)
+    names = output_names(paths)
+    slides = [path for path in paths if is_slide(path)]
+
+    def share(found: List[str]) -> List[str]:
+        if world.size == 1:
+            return found
+        return share_by_size(found, [input_size(p) for p in found],
+                             world.size)[world.rank]
+
+    def on_result(path: str, name: str, result: dict) -> None:
+        record_result(out_dir, path, name, path in slides,
+                      dict(result, rank=world.rank))
+        write_summary(out_dir, names, slides)
+
+    summary = infer_images(model, inputs, out_dir, block_size, slide_options,
+                           share, on_result)
+    if world.size > 1:
+        gathered: List[dict] = [{} for _ in range(world.size)]
+        torch.distributed.all_gather_object(gathered, summary)
+        summary = {key: sum((part[key] for part in gathered),
+                            [] if key == 'failed' else 0)
+                   for key in summary}
+    if world.rank == 0:
+        write_summary(out_dir, names, slides)
+    if world.size > 1:
+        torch.distributed.barrier()
+    return summary
