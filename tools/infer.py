@@ -6,8 +6,8 @@ segmentor.
 
 Whole slides (.svs, .ndpi, .mrxs, pyramidal .tif, ...) give NAME_mask.tif,
 NAME_overlay.png, NAME.geojson (QuPath annotations) and NAME_areas.json/.csv;
-see oeem_mmseg/apis/slide_inference.py. OUT/summary.csv and OUT/index.html
-list every input with its areas (oeem_mmseg/slides/summary.py).
+see oeem_mmseg/apis/slide_inference.py. With --summary, OUT/summary.csv and
+OUT/index.html list every input with its areas (oeem_mmseg/slides/summary.py).
 
 Under torchrun (tools/dist_infer.sh, tools/slurm_infer.sh) each process
 segments its share of the inputs on its own device, balanced by size
@@ -45,6 +45,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--block-size', type=int, default=2048,
         help='images larger than this are segmented in blocks of this side '
         '(pixels)')
+    parser.add_argument(
+        '--summary', action='store_true',
+        help='also write OUT/summary.csv and OUT/index.html, a row per '
+        'input with its areas (tools/dist_infer.sh and slurm_infer.sh '
+        'always do)')
     slides = parser.add_argument_group('whole slides')
     resolution = slides.add_mutually_exclusive_group()
     resolution.add_argument(
@@ -90,9 +95,9 @@ def main(argv=None) -> dict:
         tissue_mask=args.tissue_mask, tile_size=args.tile_size,
         simplify=args.simplify)
     summary = infer_cohort(model, args.inputs, args.out, args.block_size,
-                           slide_options, world)
-    if world.rank:
-        sys.exit(2 if summary['failed'] else 0)
+                           slide_options, world, args.summary)
+    if world.rank:  # rank 0 reports for all
+        return summary
     print(f'{summary["done"]} segmented, {summary["skipped"]} already done; '
           f'results in {args.out}')
     failed = summary['failed']

@@ -118,11 +118,13 @@ def infer_cohort(model: torch.nn.Module,
                  out_dir: str,
                  block_size: int = 2048,
                  slide_options: Optional[SlideOptions] = None,
-                 world: World = World()) -> dict:
+                 world: World = World(),
+                 summary: bool = True) -> dict:
     """Segment this rank's share of ``inputs`` into ``out_dir``
-    (:func:`infer_images`), recording each result and rewriting the
-    summary after each; with several ranks, wait for all, then rank 0
-    writes the final summary.
+    (:func:`infer_images`); with ``summary``, record each result and
+    rewrite ``summary.csv`` and ``index.html`` after each
+    (:mod:`~oeem_mmseg.slides.summary`), and once more on rank 0 when
+    every rank is done.
 
     Returns:
         ``dict(done, skipped, failed)`` (:func:`infer_images`) of all
@@ -143,16 +145,16 @@ def infer_cohort(model: torch.nn.Module,
                       dict(result, rank=world.rank))
         write_summary(out_dir, names, slides)
 
-    summary = infer_images(model, inputs, out_dir, block_size, slide_options,
-                           share, on_result)
+    counts = infer_images(model, inputs, out_dir, block_size, slide_options,
+                          share, on_result if summary else None)
     if world.size > 1:
         gathered: List[dict] = [{} for _ in range(world.size)]
-        torch.distributed.all_gather_object(gathered, summary)
-        summary = {key: sum((part[key] for part in gathered),
-                            [] if key == 'failed' else 0)
-                   for key in summary}
-    if world.rank == 0:
+        torch.distributed.all_gather_object(gathered, counts)
+        counts = {key: sum((part[key] for part in gathered),
+                           [] if key == 'failed' else 0)
+                  for key in counts}
+    if summary and world.rank == 0:
         write_summary(out_dir, names, slides)
     if world.size > 1:
         torch.distributed.barrier()
-    return summary
+    return counts

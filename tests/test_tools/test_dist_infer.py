@@ -32,7 +32,8 @@ def infer_command(processes: int, checkpoint: str, slides: str,
                   out: str) -> list:
     if processes == 1:
         return [sys.executable, osp.join(REPO, 'tools', 'infer.py'),
-                TINY_SEG, checkpoint, slides, '--out', out] + OPTIONS
+                TINY_SEG, checkpoint, slides, '--out', out,
+                '--summary'] + OPTIONS
     return ['bash', osp.join(REPO, 'tools', 'dist_infer.sh'), TINY_SEG,
             checkpoint, slides, '--out', out] + OPTIONS
 
