@@ -69,7 +69,8 @@ def describe(holder: dict) -> str:
     """``host:pid since UTC time`` of a lock's holder."""
     started = time.strftime('%Y-%m-%d %H:%M:%S UTC',
                             time.gmtime(holder.get('locked_at', 0)))
-    return f'{holder.get("host", "?")}:{holder.get("pid", "?")} since {started}'
+    return (f'{holder.get("host", "?")}:{holder.get("pid", "?")} since '
+            f'{started}')
 
 
 class OutputLock:

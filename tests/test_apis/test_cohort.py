@@ -1,8 +1,7 @@
 """Sharing a cohort among processes (oeem_mmseg/apis/cohort.py)."""
-from conftest import write_slide
-
 from oeem_mmseg.apis.cohort import (World, current_world, input_size,
                                     rank_device, share_by_size)
+from tests.helpers import write_slide
 
 
 def test_share_by_size_is_greedy_balanced_and_deterministic():

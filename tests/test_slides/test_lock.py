@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 import tifffile
 
-from conftest import REPO, TINY_SEG, write_slide
 from oeem_mmseg.apis import SlideOptions, infer_images, init_model
 from oeem_mmseg.slides.lock import OutputBusy, OutputLock
+from tests.helpers import (REPO, TINY_SEG, tool_command, tool_env,
+                           write_slide)
 
 
 def dead_pid() -> int:
@@ -87,11 +88,10 @@ def test_wait_for_a_holder(tmp_path):
 
 def run_infer(slide, out, *extra) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, osp.join(REPO, 'tools', 'infer.py'), TINY_SEG,
-         *extra, slide, '--out', out, '--tile-size', '64',
-         '--batch-size', '16'],
+        tool_command('infer.py', TINY_SEG, *extra, slide, '--out', out,
+                     '--tile-size', '64', '--batch-size', '16'),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONPATH=REPO))
+        env=tool_env())
 
 
 def assert_consistent(out: str, name: str) -> None:

@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import TINY_SEG, draw_glas_image, write_slide
 from oeem_mmseg.apis import SlideOptions, init_model
 from oeem_mmseg.apis.cohort import infer_cohort
+from tests.helpers import TINY_SEG, draw_glas_image, write_slide
 
 BROWSERS = ('chromium', 'chromium-browser', 'google-chrome')
 

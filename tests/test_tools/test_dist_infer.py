@@ -8,14 +8,13 @@ import os.path as osp
 import signal
 import socket
 import subprocess
-import sys
 import time
 
-import numpy as np
 import tifffile
 
-from conftest import REPO, TINY_SEG, write_slide
 from oeem_mmseg.apis.cohort import input_size, share_by_size
+from tests.helpers import (REPO, TINY_SEG, tool_command, tool_env,
+                           write_slide)
 
 SIZES = {'a': (384, 512), 'b': (256, 384), 'c': (320, 256), 'd': (128, 256),
          'e': (128, 128)}
@@ -31,17 +30,16 @@ def free_port() -> int:
 def infer_command(processes: int, checkpoint: str, slides: str,
                   out: str) -> list:
     if processes == 1:
-        return [sys.executable, osp.join(REPO, 'tools', 'infer.py'),
-                TINY_SEG, checkpoint, slides, '--out', out,
-                '--summary'] + OPTIONS
+        return tool_command('infer.py', TINY_SEG, checkpoint, slides,
+                            '--out', out, '--summary', *OPTIONS)
     return ['bash', osp.join(REPO, 'tools', 'dist_infer.sh'), TINY_SEG,
             checkpoint, slides, '--out', out] + OPTIONS
 
 
 def environment(processes: int) -> dict:
     # one thread per process in both runs: the same arithmetic
-    return dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1',
-                GPUS=str(processes), PORT=str(free_port()))
+    return tool_env(OMP_NUM_THREADS='1', GPUS=str(processes),
+                    PORT=str(free_port()))
 
 
 def run(processes: int, checkpoint: str, slides: str, out: str) -> None:
