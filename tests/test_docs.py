@@ -15,6 +15,8 @@ LINK = re.compile(r'\]\(([^)\s]+)\)')
 PATH = re.compile(
     r'(?<![\w/.])((?:configs|tools|oeem_mmseg|tests)/[\w/.{},-]+'
     r'\.(?:py|sh))')
+CONFIG_NAME = re.compile(
+    r'(?<![\w/{,])((?:cls|pspnet)_\w*(?:\{[\w,]*\}\w*)?\.py)')
 REGISTERED = re.compile(
     r'@\w+\.register_module\(\)\s*\nclass (\w+)|'
     r'\w+\.register_module\(\)\((\w+)\)')
@@ -84,6 +86,22 @@ def test_named_files_exist(page):
         for path in expand(named) if not osp.exists(osp.join(REPO, path))
     ]
     assert not missing, f'{page}: no such files {missing}'
+
+
+@pytest.mark.parametrize('page', PAGES)
+def test_named_configs_exist(page):
+    """Config files named without their folder (``cls_r38_glas_quick.py``,
+    ``pspnet_r38_glas_{cmax,cdiff}.py``) exist under configs/."""
+    known = {
+        osp.basename(p)
+        for p in glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
+                           recursive=True)
+    }
+    missing = [
+        name for named in CONFIG_NAME.findall(read(page))
+        for name in expand(named) if name not in known
+    ]
+    assert not missing, f'{page}: no such configs {missing}'
 
 
 def test_registry_table_lists_every_registered_component():
