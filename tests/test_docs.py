@@ -17,6 +17,7 @@ PATH = re.compile(
     r'\.(?:py|sh))')
 CONFIG_NAME = re.compile(
     r'(?<![\w/{,])((?:cls|pspnet)_\w*(?:\{[\w,]*\}\w*)?\.py)')
+CITATION = re.compile(r'docs/faithfulness\.md,? "([^"]+)"')
 REGISTERED = re.compile(
     r'@\w+\.register_module\(\)\s*\nclass (\w+)|'
     r'\w+\.register_module\(\)\((\w+)\)')
@@ -52,6 +53,29 @@ def expand(path: str) -> list:
         p for part in match.group(1).split(',')
         for p in expand(path[:match.start()] + part + path[match.end():])
     ]
+
+
+def test_faithfulness_citations_name_its_sections():
+    """Code citing ``docs/faithfulness.md, "<section>"`` names a heading of
+    that page (citations may wrap across comment or docstring lines)."""
+    headings = {
+        line.lstrip('#').strip()
+        for line in read('docs/faithfulness.md').splitlines()
+        if line.startswith('## ')
+    }
+    cited = []
+    for file in itertools.chain.from_iterable(
+            glob.glob(osp.join(REPO, folder, '**', '*.py'), recursive=True)
+            for folder in ('oeem_mmseg', 'configs', 'tools', 'tests',
+                           'benchmarks')):
+        if osp.samefile(file, __file__):
+            continue
+        with open(file, encoding='utf-8') as f:
+            text = re.sub(r'\s*\n\s*#?\s*', ' ', f.read())
+        cited += [(osp.relpath(file, REPO), section)
+                  for section in CITATION.findall(text)]
+    unknown = [c for c in cited if c[1] not in headings]
+    assert not unknown, f'citations of no section of faithfulness.md: {unknown}'
 
 
 def test_readme_is_short():
