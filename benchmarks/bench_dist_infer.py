@@ -10,7 +10,8 @@ TIFFs at the config's ``slide_cfg.mpp`` (0.62 µm/px: segmented at level
 The model has random weights (only the speed matters). Each run starts
 from an empty output folder and is timed whole (start-up included), as a
 user meets it; torchrun gives each of several CPU processes one thread
-(``OMP_NUM_THREADS=1``), one process uses every core.
+(``OMP_NUM_THREADS=1``), one process uses every core unless ``--threads``
+sets the threads of every process.
 """
 import argparse
 import os
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.join(REPO, 'benchmarks'))
@@ -27,16 +29,20 @@ from bench_slide_inference import (add_model_options,  # noqa: E402
 
 
 def run(processes: int, config: str, checkpoint: str, slides: str,
-        out: str, device: str, tile_size: int, batch_size: int) -> float:
+        out: str, device: str, tile_size: int, batch_size: int,
+        threads: Optional[int]) -> float:
     """Seconds of one ``dist_infer.sh`` run with ``processes`` processes."""
+    env = dict(os.environ, GPUS=str(processes), PORT=str(29500 + processes),
+               PYTHONPATH=REPO)
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
     start = time.perf_counter()
     subprocess.run(
         ['bash', osp.join(REPO, 'tools', 'dist_infer.sh'), config,
          checkpoint, slides, '--out', out, '--device', device,
          '--tile-size', str(tile_size), '--batch-size', str(batch_size)],
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env=dict(os.environ, GPUS=str(processes), PORT=str(29500 + processes),
-                 PYTHONPATH=REPO))
+        env=env)
     return time.perf_counter() - start
 
 
@@ -44,6 +50,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_model_options(parser)
     parser.add_argument('--processes', type=int, default=2)
+    parser.add_argument('--threads', type=int,
+                        help='threads of every process (OMP_NUM_THREADS)')
     parser.add_argument('--tile-size', type=int, default=256)
     parser.add_argument(
         '--sizes', nargs='+',
@@ -68,12 +76,13 @@ def main() -> None:
         print(f'{len(args.sizes)} slides ({", ".join(args.sizes)}), config '
               f'{osp.basename(args.config)}, device {args.device}, tile '
               f'{args.tile_size}, batch {args.batch_size}, {os.cpu_count()} '
-              'cores')
+              f'cores, threads {args.threads or "default"}, load average '
+              f'{os.getloadavg()[0]:.1f}')
         rates = {}
         for processes in (1, args.processes):
             seconds = run(processes, args.config, checkpoint, slides,
                           osp.join(work, f'out{processes}'), args.device,
-                          args.tile_size, args.batch_size)
+                          args.tile_size, args.batch_size, args.threads)
             rates[processes] = len(args.sizes) / seconds * 3600
             print(f'{processes} process(es): {seconds:.1f} s, '
                   f'{rates[processes]:.0f} slides/hour', flush=True)
