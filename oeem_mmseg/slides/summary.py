@@ -158,7 +158,7 @@ th {{ cursor: pointer; background: #eee; position: sticky; top: 0; }}
 th.asc::after {{ content: " \\25B2"; }}
 th.desc::after {{ content: " \\25BC"; }}
 tr.failed, tr.busy {{ background: #fdd; }}
-img {{ max-width: {size}px; max-height: {size}px; }}
+img {{ max-width: {size}px; max-height: {size}px; display: block; }}
 </style></head>
 <body>
 <h1>{title}</h1>
@@ -204,7 +204,8 @@ window.addEventListener('load', () => {{
 </body></html>
 '''
 
-LABELS = dict(name='name', status='status', level='level',
+LABELS = dict(thumbnail='overlay', files='files', name='name',
+              status='status', level='level',
               um_per_px='\u00b5m/px', tissue_mm2='tissue mm\u00b2',
               seconds='seconds', reason='reason')
 
@@ -230,10 +231,11 @@ def index_html(out_dir: str, rows: List[dict], slides: Sequence[str]) -> str:
     """The page of ``rows`` (:func:`summary_rows`): a row per input with
     its thumbnail (linking to the overlay), its values and links to its
     outputs that exist."""
-    keys = [c for c in _columns(rows) if c != 'input']
+    keys = [c for c in _columns(rows) if c not in ('input', 'reason')]
+    keys += ['files', 'reason']
     head = ''.join(
         f'<th data-key="{html.escape(k)}">{html.escape(_label(k))}</th>'
-        for k in ['thumbnail'] + keys + ['files'])
+        for k in ['thumbnail'] + keys)
     body = []
     for row in rows:
         files = output_files(row['name'], row['input'] in slides)
@@ -244,6 +246,13 @@ def index_html(out_dir: str, rows: List[dict], slides: Sequence[str]) -> str:
                   '</a>' if osp.isfile(osp.join(out_dir, thumbnail))
                   else '', '', True)]
         for key in keys:
+            if key == 'files':
+                cells.append((' '.join(
+                    f'<a href="{_href(file_name)}">{kind}</a>'
+                    for kind, file_name in files.items()
+                    if kind != 'overlay'
+                    and osp.isfile(osp.join(out_dir, file_name))), '', True))
+                continue
             value = row.get(key)
             text = '' if value is None else (
                 f'{100 * value:.1f}%' if key.endswith('_share') else
@@ -251,11 +260,6 @@ def index_html(out_dir: str, rows: List[dict], slides: Sequence[str]) -> str:
             cells.append((html.escape(text),
                           '' if value is None else str(value),
                           key in TEXT_COLUMNS))
-        links = ' '.join(
-            f'<a href="{_href(file_name)}">{kind}</a>'
-            for kind, file_name in files.items()
-            if kind != 'overlay' and osp.isfile(osp.join(out_dir, file_name)))
-        cells.append((links, '', True))
         body.append(f'<tr class="{html.escape(row["status"])}">' + ''.join(
             f'<td{LEFT if left else ""} data-value="{html.escape(value)}">'
             f'{text}</td>' for text, value, left in cells) + '</tr>')
@@ -265,7 +269,7 @@ def index_html(out_dir: str, rows: List[dict], slides: Sequence[str]) -> str:
     return PAGE.format(
         title=html.escape('Segmented slides: ' +
                           osp.basename(osp.abspath(out_dir))),
-        size=THUMBNAIL_SIZE, head=head, body='\n'.join(body),
+        size=THUMBNAIL_SIZE * 3 // 4, head=head, body='\n'.join(body),
         counts=html.escape(f'{len(rows)} inputs: ' + ', '.join(
             f'{n} {status}' for status, n in sorted(counts.items()))))
 
