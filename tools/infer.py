@@ -9,19 +9,19 @@ NAME_overlay.png, NAME.geojson (QuPath annotations) and NAME_areas.json/.csv;
 see oeem_mmseg/apis/slide_inference.py. With --summary, OUT/summary.csv and
 OUT/index.html list every input with its areas (oeem_mmseg/slides/summary.py).
 
-Under torchrun (tools/dist_infer.sh, tools/slurm_infer.sh) each process
-segments its share of the inputs on its own device, balanced by size
-(oeem_mmseg/apis/cohort.py).
+Started by torchrun (tools/dist_infer.sh: --launcher pytorch) or srun
+(tools/slurm_infer.sh: --launcher slurm), each process segments its share of
+the inputs on its own device, balanced by size (oeem_mmseg/apis/cohort.py).
 """
 import argparse
 import sys
 
-from oeem_mmseg.apis.cohort import (current_world, infer_cohort, rank_device,
-                                    start_world)
+from oeem_mmseg.apis.cohort import (LAUNCHERS, current_world, infer_cohort,
+                                    rank_device, start_world)
 from oeem_mmseg.apis.inference import init_model
 from oeem_mmseg.apis.slide_inference import SlideOptions
 from oeem_mmseg.utils import exit_on_user_error
-from oeem_mmseg.utils.cli import add_cfg_options
+from oeem_mmseg.utils.cli import add_cfg_options, add_launcher_options
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -76,6 +76,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--simplify', type=float, default=1.0,
         help='GeoJSON polygon simplification tolerance (inference pixels)')
     add_cfg_options(parser)
+    add_launcher_options(parser, LAUNCHERS)
     return parser.parse_args(argv)
 
 
@@ -85,7 +86,7 @@ def main(argv=None) -> dict:
     cfg_options = dict(args.cfg_options or {})
     if args.batch_size is not None:
         cfg_options['model.test_cfg.batch_size'] = args.batch_size
-    world = current_world()
+    world = current_world(args.launcher)
     start_world(world)
     model = init_model(args.config, args.checkpoint,
                        rank_device(args.device, world), args.aug_test,

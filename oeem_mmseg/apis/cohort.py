@@ -22,6 +22,7 @@ import torch
 
 from ..slides.reader import is_slide
 from ..slides.summary import record_result, write_summary
+from ..utils.errors import OEEMInputError
 from ..utils.io import read_image_hw
 from .inference import infer_images, list_images, output_names
 from .slide_inference import SlideOptions
@@ -31,26 +32,33 @@ FINISH_TIMEOUT = timedelta(days=30)
 
 
 class World(NamedTuple):
-    """This process among those of a run (torchrun's ``RANK``,
-    ``LOCAL_RANK``, ``WORLD_SIZE``; one process without torchrun)."""
+    """This process among those of a run: its rank, its rank on its node,
+    the number of processes."""
     rank: int = 0
     local_rank: int = 0
     size: int = 1
 
 
-def current_world() -> World:
-    """The :class:`World` of this process: torchrun's variables, else
-    SLURM's (``srun``: ``SLURM_PROCID``, ``SLURM_LOCALID``,
-    ``SLURM_NTASKS``), else one process."""
-    env = os.environ
-    if 'RANK' in env:
-        return World(int(env['RANK']), int(env.get('LOCAL_RANK', 0)),
-                     int(env.get('WORLD_SIZE', 1)))
-    if 'SLURM_PROCID' in env and 'SLURM_NTASKS' in env:
-        return World(int(env['SLURM_PROCID']),
-                     int(env.get('SLURM_LOCALID', 0)),
-                     int(env['SLURM_NTASKS']))
-    return World()
+LAUNCHERS = ('none', 'pytorch', 'slurm')
+
+
+def current_world(launcher: str = 'none') -> World:
+    """The :class:`World` of this process as ``launcher`` started it:
+    ``none``: one process; ``pytorch`` (torchrun): ``RANK``,
+    ``LOCAL_RANK``, ``WORLD_SIZE``; ``slurm`` (``srun``, a task per
+    process): ``SLURM_PROCID``, ``SLURM_LOCALID``, ``SLURM_NTASKS``."""
+    names = dict(pytorch=('RANK', 'LOCAL_RANK', 'WORLD_SIZE'),
+                 slurm=('SLURM_PROCID', 'SLURM_LOCALID',
+                        'SLURM_NTASKS')).get(launcher)
+    if names is None:
+        return World()
+    missing = [name for name in names if name not in os.environ]
+    if missing:
+        raise OEEMInputError(
+            f'--launcher {launcher}: {", ".join(missing)} not set; start '
+            'the processes with tools/dist_infer.sh (torchrun) or '
+            'tools/slurm_infer.sh (srun)')
+    return World(*(int(os.environ[name]) for name in names))
 
 
 def rank_device(device: str, world: World) -> str:

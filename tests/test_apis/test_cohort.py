@@ -1,6 +1,9 @@
 """Sharing a cohort among processes (oeem_mmseg/apis/cohort.py)."""
+import pytest
+
 from oeem_mmseg.apis.cohort import (World, current_world, input_size,
                                     rank_device, share_by_size)
+from oeem_mmseg.utils import OEEMInputError
 from tests.helpers import write_slide
 
 
@@ -22,23 +25,23 @@ def test_share_by_size_is_greedy_balanced_and_deterministic():
 
 
 def test_world_and_device(monkeypatch):
-    for key in ('RANK', 'LOCAL_RANK', 'WORLD_SIZE', 'SLURM_PROCID',
-                'SLURM_LOCALID', 'SLURM_NTASKS'):
-        monkeypatch.delenv(key, raising=False)
+    for key, value in dict(RANK='3', LOCAL_RANK='1', WORLD_SIZE='4',
+                           SLURM_PROCID='5', SLURM_LOCALID='2',
+                           SLURM_NTASKS='8').items():
+        monkeypatch.setenv(key, value)
+    # one process unless a launcher is named (e.g. python inside sbatch)
     assert current_world() == World(0, 0, 1)
-    monkeypatch.setenv('SLURM_PROCID', '5')
-    monkeypatch.setenv('SLURM_LOCALID', '1')
-    monkeypatch.setenv('SLURM_NTASKS', '8')
-    assert current_world() == World(5, 1, 8)
-    monkeypatch.setenv('RANK', '3')
-    monkeypatch.setenv('LOCAL_RANK', '3')
-    monkeypatch.setenv('WORLD_SIZE', '4')
-    world = current_world()
-    assert world == World(3, 3, 4)
-    assert rank_device('cuda', world) == 'cuda:3'
-    assert rank_device('cuda:0', world) == 'cuda:3'
+    assert current_world('slurm') == World(5, 2, 8)
+    world = current_world('pytorch')
+    assert world == World(3, 1, 4)
+    assert rank_device('cuda', world) == 'cuda:1'
+    assert rank_device('cuda:0', world) == 'cuda:1'
     assert rank_device('cpu', world) == 'cpu'
     assert rank_device('cuda:1', World()) == 'cuda:1'
+    monkeypatch.delenv('LOCAL_RANK')
+    with pytest.raises(OEEMInputError, match='--launcher pytorch: LOCAL_RANK '
+                       'not set; start the processes with tools/dist_infer'):
+        current_world('pytorch')
 
 
 def test_input_size(tmp_path):
