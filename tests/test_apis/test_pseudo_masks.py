@@ -9,7 +9,8 @@ import torch
 from PIL import Image
 from mmengine.config import Config
 
-from oeem_mmseg.apis.pseudo_masks import checked_cam_cfg, make_pseudo_masks
+from oeem_mmseg.apis.pseudo_masks import make_pseudo_masks
+from oeem_mmseg.cam import checked_cam_cfg
 from oeem_mmseg.utils.checkpoint import load_model_weights
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.io import read_binary_mask, read_rgb
