@@ -43,10 +43,11 @@ import shapely
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.model import BaseModule
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
+from mmseg.registry import MODELS as SEG_MODELS
 
 from oeem_mmseg.apis.config import adapt_to_device, load_config
 from oeem_mmseg.apis.pseudo_masks import build_classifier
@@ -54,6 +55,7 @@ from oeem_mmseg.cam import image_pseudo_mask
 from oeem_mmseg.datasets.glas_patch import patch_labels
 from oeem_mmseg.evaluation import glands, object_statistics
 from oeem_mmseg.models.backbones.resnet38 import ResNet38
+from oeem_mmseg.models.segmentors import TiledEncoderDecoder
 from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.utils.io import atomic_write_png
 from oeem_mmseg.utils.stain import from_stain_amounts
@@ -570,3 +572,78 @@ def random_weights_resnet38():
     model = build_classifier(cfg)
     model.init_weights()
     return model.eval()
+
+
+# a tiny segmentor with the tile_aug test mode of test tiles 64 / 48
+SMALL_TILE_AUG = dict(
+    mode='tile_aug',
+    tile_size=64,
+    tile_stride=48,
+    scales=(0.75, 1.5),
+    flip=True,
+    crop_size=(40, 40),
+    stride=(32, 32),
+    batch_size=7)
+
+
+@SEG_MODELS.register_module(name='OEEMTestTinyBackbone', force=True)
+class TinyBackbone(BaseModule):
+    """Two 3x3 convs, output stride 2: one feature map (B, 8, h/2, w/2)."""
+
+    def __init__(self, channels: int = 8) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, channels, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> list:
+        return [F.relu(self.conv2(F.relu(self.conv1(x))))]
+
+
+def tiny_segmentor(
+        test_cfg: dict,
+        out_channels: int = 2,
+        data_preprocessor: Optional[dict] = None) -> TiledEncoderDecoder:
+    """A tiny TiledEncoderDecoder (:class:`TinyBackbone`, FCN head) in eval
+    mode with ``test_cfg``; ``data_preprocessor`` is built from mmseg's
+    registry (mmengine's would need the mmseg default scope)."""
+    torch.manual_seed(0)
+    model = SEG_MODELS.build(
+        dict(
+            type='TiledEncoderDecoder',
+            data_preprocessor=None if data_preprocessor is None else
+            SEG_MODELS.build(data_preprocessor),
+            backbone=dict(type='OEEMTestTinyBackbone'),
+            decode_head=dict(
+                type='FCNHead',
+                in_channels=8,
+                channels=8,
+                num_convs=1,
+                concat_input=False,
+                num_classes=2,
+                out_channels=out_channels,
+                threshold=0.5 if out_channels == 1 else None,
+                loss_decode=dict(
+                    type='CrossEntropyLoss',
+                    use_sigmoid=out_channels == 1)),
+            test_cfg=ConfigDict(test_cfg)))
+    model.eval()
+    conv_seg = model.decode_head.conv_seg
+    with torch.no_grad():  # confident logits, both classes predicted
+        nn.init.normal_(conv_seg.weight, std=2.0)
+        sample = random_image(64, 64, seed=0)
+        logits = model.encode_decode(sample, image_metas(sample))
+        conv_seg.bias -= logits.mean(dim=(0, 2, 3))
+    return model
+
+
+def random_image(height: int, width: int, seed: int = 1) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(1, 3, height, width, generator=generator)
+
+
+def image_metas(inputs: torch.Tensor) -> list:
+    shape = tuple(inputs.shape[2:])
+    return [
+        dict(ori_shape=shape, img_shape=shape, pad_shape=shape)
+        for _ in range(inputs.shape[0])
+    ]
