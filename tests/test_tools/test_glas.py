@@ -408,7 +408,8 @@ def test_written_files_honour_the_umask(glas_official_src, tmp_path, capsys):
     out = tmp_path / 'out'
     old_umask = os.umask(0o022)
     try:
-        assert run_tool(glas_tool, [glas_official_src, str(out)], capsys)[0] == 0
+        code = run_tool(glas_tool, [glas_official_src, str(out)], capsys)[0]
+        assert code == 0
         os.umask(0o027)
         atomic_write_bytes(str(tmp_path / 'group.txt'), b'x')
     finally:
