@@ -180,8 +180,8 @@ def infer_images(
 
     ``out_dir`` may not be one of the input folders (no input is ever
     replaced). Inputs whose outputs exist are skipped, and a slide resumes
-    from its finished tiles, so an interrupted run resumes. An input that
-    cannot be read, or whose outputs another live run is writing, is
+    from its finished slide tiles, so an interrupted run resumes. An input
+    that cannot be read, or whose outputs another live run is writing, is
     reported and skipped; the others are processed.
 
     Args:

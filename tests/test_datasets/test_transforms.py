@@ -1,24 +1,24 @@
-"""The transforms: LoadGlaSPatch (crops and caches) and CropTile."""
+"""The transforms: LoadPatch (crops and caches) and CropTile."""
 import os.path as osp
 
 import numpy as np
 import pytest
 
-from oeem_mmseg.datasets.transforms import (CropTile, LoadGlaSPatch,
+from oeem_mmseg.datasets.transforms import (CropTile, LoadPatch,
                                             read_rgb_cached)
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.io import read_rgb, read_split
 
 
-def test_load_glas_patch_crops_and_caches(glas_prepared):
+def test_load_patch_crops_and_caches(glas_prepared):
     path = osp.join(glas_prepared, 'images', 'train_1.png')
     read_rgb_cached.cache_clear()
-    results = LoadGlaSPatch()(dict(img_path=path, patch_box=(10, 20, 60, 90)))
+    results = LoadPatch()(dict(img_path=path, patch_box=(10, 20, 60, 90)))
     full = read_rgb(path)
     np.testing.assert_array_equal(results['img'], full[10:60, 20:90])
     assert results['img_shape'] == results['ori_shape'] == (50, 70)
     results['img'][:] = 0  # the patch is a copy: the cache stays intact
-    again = LoadGlaSPatch()(dict(img_path=path, patch_box=(10, 20, 60, 90)))
+    again = LoadPatch()(dict(img_path=path, patch_box=(10, 20, 60, 90)))
     np.testing.assert_array_equal(again['img'], full[10:60, 20:90])
     info = read_rgb_cached.cache_info()
     assert (info.hits, info.misses, info.maxsize) == (1, 1, 8)
@@ -26,7 +26,7 @@ def test_load_glas_patch_crops_and_caches(glas_prepared):
         read_rgb_cached(osp.join(glas_prepared, 'images', name + '.png'))
     assert read_rgb_cached.cache_info().currsize <= 8
     with pytest.raises(OEEMInputError, match='outside'):
-        LoadGlaSPatch()(dict(img_path=path, patch_box=(100, 0, 212, 112)))
+        LoadPatch()(dict(img_path=path, patch_box=(100, 0, 212, 112)))
 
 
 def test_crop_tile_without_tile_and_mismatch():
