@@ -261,9 +261,10 @@ def test_paper_config_without_imagenet_weights_names_the_scratch_config(
         configure_train(cfg)
     cfg = load_config(paper, str(tmp_path / 'w'),
                       {'model.backbone.init_cfg': None})
-    configure_train(cfg)
-    assert len(warnings) == 1 and 'frozen BN' in warnings[0]
-    assert scratch in warnings[0]
+    # its frozen BN and stem would not train from random weights
+    with pytest.raises(OEEMInputError, match='starts from random weights'):
+        configure_train(cfg)
+    assert len(warnings) == 1 and scratch in warnings[0]
     # the from-scratch and quick configs train BN and start from random
     # weights without a word
     for name in ('cls_r38_glas_scratch.py', 'cls_r38_glas_quick.py'):

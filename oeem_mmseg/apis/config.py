@@ -227,13 +227,18 @@ def has_pretrained_weights(backbone_cfg: dict) -> bool:
 
 
 def build_backbone(cfg: Config) -> nn.Module:
-    """The backbone of ``cfg.model``, built in the config's registry scope
-    on the ``meta`` device (no memory, no weights: for inspecting what
-    trains)."""
+    """The backbone of ``cfg.model``, built in the config's registry scope,
+    for inspecting what trains: on the ``meta`` device (no memory, no
+    weights), or on the CPU for a backbone whose constructor reads tensor
+    values (mmpretrain's ResNet)."""
     from mmengine.registry import MODELS, DefaultScope
     with DefaultScope.overwrite_default_scope(
-            cfg.get('default_scope', 'mmseg')), torch.device('meta'):
-        return MODELS.build(cfg.model.backbone)
+            cfg.get('default_scope', 'mmseg')):
+        try:
+            with torch.device('meta'):
+                return MODELS.build(cfg.model.backbone)
+        except (RuntimeError, NotImplementedError):
+            return MODELS.build(cfg.model.backbone)
 
 
 def frozen_parts(backbone: nn.Module) -> Tuple[List[str], List[str]]:
@@ -277,9 +282,10 @@ def check_trainable_backbone(cfg: Config) -> None:
     raise OEEMInputError(
         f'{cfg.filename}: the backbone starts from random weights (no '
         'Pretrained init_cfg, no load_from) but ' + ' and '.join(what) +
-        ': frozen, it never learns, and a fresh BN normalises nothing; '
-        'train them (model.backbone: norm_cfg.requires_grad=True, '
-        'norm_eval=False, no frozen stem or stages) or give weights')
+        ': a fresh BN in eval mode normalises nothing and frozen random '
+        'weights never learn (the model learns only the label prior); train '
+        'them (model.backbone: norm_cfg.requires_grad=True, norm_eval=False, '
+        'no frozen stem or stages) or give weights')
 
 
 def _is_segmentation(cfg: Config) -> bool:
