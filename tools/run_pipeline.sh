@@ -49,7 +49,7 @@ selected() {
 print(Config.fromfile(sys.argv[1]).default_hooks.checkpoint.get("save_best") or "")' \
     "$1/$(basename "$2")")
   if [ -n "$save_best" ]; then
-    best=$(ls -t "$1"/best_*.pth 2>/dev/null | head -n 1)
+    best=$(ls -t "$1"/best_*.pth 2>/dev/null | head -n 1 || true)
   fi
   if [ -n "$best" ]; then echo "$best"; else cat "$1/last_checkpoint"; fi
 }
