@@ -6,16 +6,10 @@
 # 112 px network inputs, 8 epochs (batch 16: 48 iterations on 96 patches, the
 # folder tests/e2e/test_own_patches_quick.py learns planted tissue from);
 # CAMs at 2 scales. Not for paper numbers.
-_base_ = './cls_r38_luad_histoseg.py'
+_base_ = './cls_r38_luad_histoseg_scratch.py'
 cam_input_size = 112
 model = dict(
-    backbone=dict(
-        width_mult=1 / 8,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        frozen_stem=False,
-        init_cfg=None),
-    head=dict(in_channels=(64, 128, 512)))
+    backbone=dict(width_mult=1 / 8), head=dict(in_channels=(64, 128, 512)))
 train_pipeline = [
     dict(type='LoadGlaSPatch'),
     dict(type='Resize', scale=cam_input_size),

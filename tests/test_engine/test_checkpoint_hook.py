@@ -77,4 +77,5 @@ def best_checkpoint(tmp_path, scores, rule='greater'):
     ([0.5, 0.5, 0.7], 'less', 2),
 ])
 def test_ties_go_to_the_later_checkpoint(tmp_path, scores, rule, kept):
-    assert best_checkpoint(tmp_path, scores, rule) == f'best_mIoU_iter_{kept}.pth'
+    assert best_checkpoint(tmp_path, scores,
+                           rule) == f'best_mIoU_iter_{kept}.pth'
