@@ -11,7 +11,7 @@ cam_input_size = 112
 model = dict(
     backbone=dict(width_mult=1 / 8), head=dict(in_channels=(64, 128, 512)))
 train_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(
         type='RandomResizedCrop',
@@ -22,7 +22,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(type='PackInputs'),
 ]

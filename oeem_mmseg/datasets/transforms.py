@@ -1,5 +1,6 @@
-"""Transforms for GlaS tiles (mmseg) and classification patches
-(mmpretrain)."""
+"""Transforms for image tiles of segmentation datasets (mmseg,
+:class:`CropTile`) and classification patches of any image (mmpretrain,
+:class:`LoadPatch`)."""
 import functools
 
 import numpy as np
@@ -10,7 +11,7 @@ from mmseg.registry import TRANSFORMS
 from ..utils.errors import OEEMInputError
 from ..utils.io import check_mask_size, read_rgb
 
-# Decoded images kept per process by LoadGlaSPatch: a 775x522 GlaS image
+# Decoded images kept per process by LoadPatch: a 775x522 GlaS image
 # gives 117 patches, and patches come image by image.
 PATCH_IMAGE_CACHE_SIZE = 8
 
@@ -69,8 +70,10 @@ def read_rgb_cached(path: str) -> np.ndarray:
 
 
 @PRETRAIN_TRANSFORMS.register_module()
-class LoadGlaSPatch(BaseTransform):
-    """Load the patch ``patch_box = (y0, x0, y1, x1)`` of ``img_path``.
+class LoadPatch(BaseTransform):
+    """Load the patch ``patch_box = (y0, x0, y1, x1)`` of ``img_path``: a
+    patch of a GlaS image (``GlaSPatchDataset``) or a whole patch file
+    (``PatchLabelDataset``).
 
     ``img`` is RGB uint8 (h, w, 3), **not** mmcv's BGR: pair it with
     ``ClsDataPreprocessor(to_rgb=False)`` and RGB mean/std. Whole images are

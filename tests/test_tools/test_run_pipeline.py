@@ -1,6 +1,7 @@
-"""tools/run_pipeline.sh goes on with the checkpoint the config keeps: the
-best_*.pth where the config as run selects one, else the last checkpoint
-(the quick segmentors), also when a best_*.pth is lying there."""
+"""tools/run_pipeline.sh: usage and relative paths; it goes on with the
+checkpoint the config keeps: the best_*.pth where the config as run selects
+one, else the last checkpoint (the quick segmentors), also when a
+best_*.pth is lying there."""
 import os.path as osp
 import re
 import subprocess
@@ -11,6 +12,20 @@ import pytest
 from tests.helpers import REPO
 
 SCRIPT = osp.join(REPO, 'tools', 'run_pipeline.sh')
+
+
+def test_run_pipeline_usage_and_relative_paths(tmp_path):
+    result = subprocess.run(['bash', SCRIPT], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith('usage: bash tools/run_pipeline.sh SRC')
+    assert 'unbound' not in result.stderr
+    # SRC relative to the caller's directory, not the repository's
+    result = subprocess.run(['bash', SCRIPT, 'no_such_src', 'work'],
+                            cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 2
+    assert (f'error: {tmp_path}/no_such_src: source folder not found'
+            in result.stderr)
 
 
 def selected(work_dir: str, config: str) -> str:

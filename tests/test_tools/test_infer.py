@@ -1,47 +1,83 @@
-"""Whole slides: reading, tissue, tiles, mask pyramid, polygons, QuPath
-GeoJSON, areas, bad files, memory and kill-and-resume (tools/infer.py)."""
+"""tools/infer.py: new images of any size (block-wise, resumable) and whole
+slides (masks, overlays, GeoJSON, areas, bad files, kill and resume); bad
+input ends in one error line."""
 import glob
 import json
 import os
 import os.path as osp
 import signal
 import subprocess
-import sys
 import time
+from pathlib import Path
+from typing import Iterable
 
 import cv2
 import numpy as np
 import openslide
 import pytest
 import shapely
+import torch
 from shapely.geometry import shape as geojson_shape
 
-from oeem_mmseg.apis import SlideOptions, infer_slide, init_model
-from oeem_mmseg.apis.inference import segment_image
-from oeem_mmseg.slides import (GLASS, RegionPolygons, SlideReader,
-                               TissueMap, is_slide, iter_mask_tiles,
-                               label_polygons, tissue_mask,
-                               write_mask_pyramid)
-from oeem_mmseg.slides.tile_store import TileStore
+from oeem_mmseg.apis import SlideOptions, infer_slide
+from oeem_mmseg.apis.inference import infer_images, init_model, segment_image
+from oeem_mmseg.slides import GLASS, SlideReader
 from oeem_mmseg.utils import OEEMInputError
-from oeem_mmseg.utils.grid import tile_boxes
-from tests.helpers import (TINY_SEG, load_tool, tool_command, tool_env,
-                           write_slide)
+from oeem_mmseg.utils.io import read_binary_mask, read_rgb
+from tests.helpers import (FAST, TINY_CLS, TINY_SEG, assert_refused, load_tool,
+                           rasterize, read_slide_mask, run_tool, tool_command,
+                           tool_env, write_slide)
+
 
 infer_tool = load_tool('infer.py')
 
-# more windows per forward pass than the tiny config's 4: faster on the CPU
-FAST = {'model.test_cfg.batch_size': 16}
+
+def test_infer_tool_writes_masks_and_overlays_and_resumes(
+        tiny_checkpoint, tmp_path, capsys):
+    inputs = tmp_path / 'slides'
+    inputs.mkdir()
+    rng = np.random.default_rng(1)
+    cv2.imwrite(str(inputs / 'a.png'),
+                rng.integers(0, 255, (90, 70, 3), dtype=np.uint8))
+    cv2.imwrite(str(inputs / 'b.jpg'),
+                rng.integers(0, 255, (300, 410), dtype=np.uint8))
+    out = str(tmp_path / 'out')
+    summary = infer_tool.main([TINY_SEG, tiny_checkpoint, str(inputs),
+                               '--out', out, '--block-size', '200'])
+    assert summary == dict(done=2, skipped=0, failed=[])
+    assert sorted(os.listdir(out)) == [
+        'a.png', 'a_overlay.png', 'b.png', 'b_overlay.png']
+    from oeem_mmseg.utils.io import read_binary_mask, read_rgb
+    assert read_binary_mask(osp.join(out, 'b.png')).shape == (300, 410)
+    assert read_rgb(osp.join(out, 'a_overlay.png')).shape == (90, 70, 3)
+    mtime = os.path.getmtime(osp.join(out, 'a.png'))
+    summary = infer_tool.main([TINY_SEG, tiny_checkpoint, str(inputs),
+                               '--out', out, '--aug-test'])
+    assert summary == dict(done=0, skipped=2, failed=[])
+    assert os.path.getmtime(osp.join(out, 'a.png')) == mtime
 
 
-def rasterize(polygons, shape) -> np.ndarray:
-    """Pixels (H, W) whose centre lies in a polygon (pixel-edge
-    coordinates), counted per polygon."""
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
-    count = np.zeros(shape, int)
-    for polygon in polygons:
-        count += shapely.contains_xy(polygon, xs + 0.5, ys + 0.5)
-    return count
+def test_infer_errors_name_the_file(tiny_checkpoint, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        infer_tool.main([TINY_SEG, tiny_checkpoint,
+                         str(tmp_path / 'none.png'), '--out',
+                         str(tmp_path / 'o')])
+    assert exit_info.value.code == 2
+    assert 'none.png: no such image file or folder' in \
+        capsys.readouterr().err
+    other = str(tmp_path / 'other.pth')
+    torch.save(dict(state_dict={'fc.weight': torch.ones(2, 2)}), other)
+    with pytest.raises(OEEMInputError, match="not a checkpoint of the config's model"):
+        init_model(TINY_SEG, other)
+    corrupt = tmp_path / 'corrupt.png'
+    corrupt.write_bytes(b'not an image')
+    model = init_model(TINY_SEG, tiny_checkpoint)
+    # a corrupt input is reported and skipped (the others are processed)
+    summary = infer_images(model, [str(corrupt)], str(tmp_path / 'o'))
+    assert summary['done'] == 0 and len(summary['failed']) == 1
+    assert 'corrupt.png: cannot be read' in summary['failed'][0]
+
+
 
 
 def error_line(capsys) -> str:
@@ -50,133 +86,6 @@ def error_line(capsys) -> str:
     lines = capsys.readouterr().err.strip().split('\n')
     assert [line for line in lines if 'error' in line] == lines[-1:]
     return lines[-1]
-
-
-def read_mask(path) -> np.ndarray:
-    import tifffile
-    return tifffile.imread(path, key=0)
-
-
-def test_label_polygons_are_exact_and_join_across_tiles():
-    rng = np.random.default_rng(0)
-    for trial in range(12):
-        height, width = rng.integers(5, 60, 2)
-        labels = (rng.random((height, width)) < rng.uniform(0.2, 0.8))
-        labels = labels.astype(np.uint8)
-        if trial % 2:
-            labels = cv2.resize(labels, (width * 3, height * 3),
-                                interpolation=cv2.INTER_NEAREST)
-        shape = labels.shape
-        polygons = label_polygons(labels, 1)
-        assert (rasterize(polygons, shape) == labels).all()
-        assert sum(p.area for p in polygons) == labels.sum()
-        regions = RegionPolygons(shape, [0, 1])
-        found = []
-        for box in tile_boxes(*shape, int(rng.integers(3, 20))):
-            found += regions.add(box, labels[box[0]:box[2], box[1]:box[3]])
-        found += regions.close()
-        for value in (0, 1):
-            polygons = [p for v, p in found if v == value]
-            # one polygon per 4-connected region, holes kept
-            assert len(polygons) == cv2.connectedComponents(
-                (labels == value).astype(np.uint8), connectivity=4)[0] - 1
-            assert (rasterize(polygons, shape) == (labels == value)).all()
-
-
-def test_mask_pyramid_round_trip(tmp_path):
-    rng = np.random.default_rng(1)
-    mask = rng.integers(0, 2, (150, 230)).astype(np.uint8)
-    mask[:40, :60] = GLASS
-    tiles = {(box[0] // 32, box[1] // 32): mask[box[0]:box[2], box[1]:box[3]]
-             for box in tile_boxes(150, 230, 32)}
-    path = str(tmp_path / 'mask.tif')
-    write_mask_pyramid(path, (150, 230), 32, lambda r, c: tiles[r, c]
-                       if (r, c) != (0, 0) else None, [[0, 128, 0],
-                                                      [0, 0, 255]], mpp=0.5)
-    expected = mask.copy()
-    expected[:32, :32] = GLASS  # the tile given as None
-    rebuilt = np.zeros_like(mask)
-    for box, tile in iter_mask_tiles(path):
-        rebuilt[box[0]:box[2], box[1]:box[3]] = tile
-    assert (rebuilt == expected).all()
-    import tifffile
-    with tifffile.TiffFile(path) as tif:
-        levels = [page.asarray() for page in tif.pages]
-    assert [level.shape for level in levels] == [(150, 230), (75, 115),
-                                                 (38, 58), (19, 29)]
-    for k, level in enumerate(levels):
-        assert (level == expected[::2**k, ::2**k]).all()
-    slide = openslide.OpenSlide(path)  # QuPath / OpenSlide open it
-    assert slide.level_count == 4
-    assert slide.properties['openslide.mpp-x'] == '0.5'
-    assert tuple(np.asarray(slide.read_region((100, 100), 0, (1, 1)))
-                 [0, 0]) in ((0, 128, 0, 255), (0, 0, 255, 255))
-
-
-def test_reader_resolution_and_tissue(tmp_path):
-    path = write_slide(tmp_path / 's.tif', (3000, 4000),
-                       [(1000, 1500, 1600, 2300)], mpp=0.25, tile=256)
-    assert is_slide(path)
-    plain = str(tmp_path / 'plain.tif')
-    cv2.imwrite(plain, np.zeros((10, 10, 3), np.uint8))
-    assert not is_slide(plain) and not is_slide('a.png') and \
-        is_slide('a.svs')
-    with SlideReader(path) as slide:
-        assert slide.mpp == 0.25
-        at_level = slide.resolution(level=1)
-        assert (at_level.downsample, at_level.height, at_level.width,
-                at_level.mpp) == (4, 750, 1000, 1.0)
-        resampled = slide.resolution(mpp=0.62)  # between levels 0 and 1
-        assert resampled.level == 0 and resampled.downsample == 2.48
-        assert (resampled.height, resampled.width) == (1209, 1612)
-        assert slide.resolution(mpp=0.98).level == 1  # within 5 % of 1.0
-        pixels = slide.read((400, 600, 480, 700), resampled)
-        assert pixels.shape == (80, 100, 3)
-        thumbnail, grid = slide.thumbnail(500)
-        assert thumbnail.shape == (375, 500, 3)
-        with pytest.raises(OEEMInputError, match=r's\.tif: --level 5 does '
-                           r'not exist; the slide has levels 0 \(4000x3000'):
-            slide.resolution(level=5)
-    tissue = tissue_mask(thumbnail)
-    ys, xs = np.nonzero(tissue)
-    scale = 500 / 4000
-    assert abs(ys.min() - 1000 * scale) <= 3 and abs(ys.max() - 1600 *
-                                                     scale) <= 3
-    assert abs(xs.min() - 1500 * scale) <= 3 and abs(xs.max() - 2300 *
-                                                     scale) <= 3
-    assert not tissue_mask(np.full((50, 50, 3), 240, np.uint8)).any()
-    lookup = TissueMap(tissue, (2.48 / grid.downsample, ) * 2)
-    assert lookup.any((500, 700, 520, 720)) and \
-        not lookup.any((0, 0, 100, 100))
-
-
-def test_tile_store_refuses_other_settings(tmp_path):
-    store = TileStore(str(tmp_path / 'parts'), dict(level=0, tile_size=64))
-    store.save((0, 1), np.ones((4, 4), np.uint8))
-    again = TileStore(str(tmp_path / 'parts'), dict(level=0, tile_size=64))
-    assert (0, 1) in again and (again.load((0, 1)) == 1).all()
-    with pytest.raises(OEEMInputError, match='other settings .*tile_size'):
-        TileStore(str(tmp_path / 'parts'), dict(level=0, tile_size=128))
-
-
-def test_slide_tiles_agree_with_whole_image(gland_checkpoint, tmp_path):
-    """Tiles see the paper's tiles (each with its views and windows) that
-    the whole image gives their pixels: the stitched mask is whole-image
-    inference (sliding windows alone: test_inference.py)."""
-    path = write_slide(tmp_path / 's.tif', (150, 200), [(0, 0, 150, 200)],
-                       mpp=0.62, tile=128)
-    model = init_model(TINY_SEG, gland_checkpoint, aug_test=True,
-                       cfg_options=FAST)
-    out = str(tmp_path / 'out')
-    summary = infer_slide(model, path, out, SlideOptions(
-        tile_size=80, tissue_mask=False))
-    assert summary['tiles'] == summary['computed'] == 2 * 3
-    mask = read_mask(osp.join(out, 's_mask.tif'))
-    with SlideReader(path) as slide:
-        image = slide.read((0, 0, 150, 200), slide.resolution(level=0))
-    whole = segment_image(model, image)
-    assert (mask == whole).mean() > 0.999
-    assert 0.05 < (mask == 1).mean() < 0.6  # the glands, not everything
 
 
 def test_small_slide_end_to_end(gland_checkpoint, tmp_path, capsys):
@@ -193,7 +102,7 @@ def test_small_slide_end_to_end(gland_checkpoint, tmp_path, capsys):
         'small.geojson', 'small_areas.csv', 'small_areas.json',
         'small_mask.tif', 'small_overlay.png'
     ]
-    mask = read_mask(osp.join(out, 'small_mask.tif'))
+    mask = read_slide_mask(osp.join(out, 'small_mask.tif'))
     assert mask.shape == (600, 800)
     tissue = mask != GLASS
     ys, xs = np.nonzero(tissue)
@@ -287,7 +196,7 @@ def test_slide_without_mpp(gland_checkpoint, tmp_path, capsys):
     areas = json.load(open(osp.join(out, 'nompp_areas.json')))
     assert areas['mpp'] is None and areas['downsample'] == 4
     assert all(row['area_mm2'] is None for row in areas['classes'])
-    assert read_mask(osp.join(out, 'nompp_mask.tif')).shape == (150, 200)
+    assert read_slide_mask(osp.join(out, 'nompp_mask.tif')).shape == (150, 200)
 
 
 def test_bad_slides_give_one_line_and_keep_outputs(gland_checkpoint,
@@ -333,52 +242,6 @@ def test_bad_slides_give_one_line_and_keep_outputs(gland_checkpoint,
     ]
 
 
-RUN_SLIDE = '''
-import resource
-from tests.helpers import TINY_SEG
-from oeem_mmseg.apis import SlideOptions, infer_slide, init_model
-model = init_model(TINY_SEG, {checkpoint!r},
-                   cfg_options={{'model.test_cfg.batch_size': 16}})
-for slide, out in {runs!r}:
-    summary = infer_slide(model, slide, out, SlideOptions(tile_size=256))
-    print(summary['tiles'], summary['tissue_tiles'], summary['computed'],
-          resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
-'''
-
-
-def test_large_blank_slide_memory_does_not_grow(gland_checkpoint, tmp_path):
-    """40 000 x 30 000 at level 0, one tissue piece: glass tiles are
-    skipped, and the run peaks no higher than on a slide 180 times
-    smaller."""
-    # 0.25 um/px, segmented at 0.62 (downsample 2.48, 256 px tiles = 635
-    # level-0 px): each piece lies inside one tile
-    def piece(row: int, col: int) -> list:
-        return [(row * 635 + 150, col * 635 + 150, row * 635 + 450,
-                 col * 635 + 450)]
-
-    large = write_slide(tmp_path / 'large.tif', (30000, 40000), piece(23, 31))
-    small = write_slide(tmp_path / 'small.tif', (4 * 635, 4 * 635),
-                        piece(1, 1))
-    runs = [(small, str(tmp_path / 'out_small')),
-            (large, str(tmp_path / 'out_large'))]
-    result = subprocess.run(
-        [sys.executable, '-c', RUN_SLIDE.format(
-            checkpoint=gland_checkpoint, runs=runs)],
-        capture_output=True, text=True, timeout=600, env=tool_env())
-    assert result.returncode == 0, result.stderr[-3000:]
-    (_, _, _, small_peak), (tiles, tissue_tiles, computed, large_peak) = [
-        [int(v) for v in line.split()]
-        for line in result.stdout.strip().split('\n')]
-    assert tiles == 48 * 64 and tissue_tiles == computed == 1
-    # ru_maxrss is in KiB; a mask of the whole grid alone would be 186 MiB
-    assert large_peak - small_peak < 40 * 1024, (small_peak, large_peak)
-    segmented = {(box[0] // 256, box[1] // 256): (tile != GLASS).sum()
-                 for box, tile in iter_mask_tiles(
-                     osp.join(runs[1][1], 'large_mask.tif'))}
-    assert len(segmented) == 48 * 64 and segmented[23, 31] > 0
-    assert sum(segmented.values()) == segmented[23, 31]
-
-
 def test_kill_and_resume(gland_checkpoint, tmp_path):
     path = write_slide(tmp_path / 'kill.tif', (192, 320), [(0, 0, 192, 320)],
                        mpp=0.62, tile=256)
@@ -408,10 +271,87 @@ def test_kill_and_resume(gland_checkpoint, tmp_path):
     assert summary['reused'] >= len(tiles)
     assert summary['computed'] == summary['tissue_tiles'] - summary['reused']
     assert not osp.exists(parts)
-    mask = read_mask(osp.join(out, 'kill_mask.tif'))
+    mask = read_slide_mask(osp.join(out, 'kill_mask.tif'))
     with SlideReader(path) as slide:
         image = slide.read((0, 0, 192, 320), slide.resolution(level=0))
     whole = segment_image(model, image)
     tissue = mask != GLASS
     assert tissue.mean() > 0.9
     assert (mask[tissue] == whole[tissue]).mean() > 0.999
+
+
+
+
+def _images(folder: Path, names: Iterable[str]) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for name in names:
+        image = rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)
+        ext = osp.splitext(name)[1]
+        ok, data = cv2.imencode(ext, image)
+        (folder / name).write_bytes(data.tobytes())
+    return str(folder)
+
+
+def test_infer_never_writes_into_its_input_folder(tiny_checkpoint, tmp_path,
+                                                  capsys):
+    folder = _images(tmp_path / 'in', ['a.png', 'b.png'])
+    assert_refused(infer_tool, [TINY_SEG, tiny_checkpoint, folder, '--out',
+                           folder], capsys, '--out', 'is the input',
+                   inputs=[folder])
+    single = osp.join(folder, 'a.png')
+    assert_refused(infer_tool, [TINY_SEG, tiny_checkpoint, single, '--out',
+                           folder], capsys, 'is the input', inputs=[folder])
+
+
+def test_infer_output_names_never_collide(tiny_checkpoint, tmp_path, capsys):
+    folder = _images(tmp_path / 'in',
+                     ['slide.png', 'slide.jpg', 'a.png', 'a_overlay.png'])
+    out = str(tmp_path / 'out')
+    code, stdout, err = run_tool(
+        infer_tool, [TINY_SEG, tiny_checkpoint, folder, '--out', out], capsys)
+    assert code == 0, err
+    assert '4 segmented' in stdout
+    assert sorted(os.listdir(out)) == sorted([
+        'slide_png.png', 'slide_png_overlay.png', 'slide_jpg.png',
+        'slide_jpg_overlay.png', 'a.png', 'a_overlay.png',
+        'a_overlay_png.png', 'a_overlay_png_overlay.png'
+    ])
+    code, stdout, _ = run_tool(
+        infer_tool, [TINY_SEG, tiny_checkpoint, folder, '--out', out], capsys)
+    assert code == 0 and '0 segmented, 4 already done' in stdout
+
+
+def test_infer_skips_a_corrupt_image_and_says_so(tiny_checkpoint, tmp_path,
+                                                 capsys):
+    folder = _images(tmp_path / 'in', ['a.png', 'c.png'])
+    Path(folder, 'b.png').write_bytes(b'not an image')
+    out = str(tmp_path / 'out')
+    code, stdout, err = run_tool(
+        infer_tool, [TINY_SEG, tiny_checkpoint, folder, '--out', out], capsys)
+    assert code == 2 and '2 segmented' in stdout
+    errors = [line for line in err.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and 'b.png: cannot be read' in errors[0], err
+    assert sorted(os.listdir(out)) == [
+        'a.png', 'a_overlay.png', 'c.png', 'c_overlay.png']
+
+
+@pytest.mark.parametrize('options, expected', [
+    (['--block-size', '0'], '--block-size 0: must be positive'),
+    (['--device', 'cuda'] if not torch.cuda.is_available() else
+     ['--device', 'nodevice'], '--device'),
+])
+def test_infer_bad_options(tiny_checkpoint, tmp_path, capsys, options,
+                           expected):
+    folder = _images(tmp_path / 'in', ['a.png'])
+    assert_refused(infer_tool, [TINY_SEG, tiny_checkpoint, folder, '--out',
+                           str(tmp_path / 'out')] + options, capsys,
+                   expected, inputs=[folder])
+
+
+def test_infer_with_a_classification_config(tiny_checkpoint, tmp_path,
+                                            capsys):
+    folder = _images(tmp_path / 'in', ['a.png'])
+    assert_refused(infer_tool, [TINY_CLS, tiny_checkpoint, folder, '--out',
+                           str(tmp_path / 'out')], capsys,
+                   'needs a segmentation config', inputs=[folder])

@@ -1,5 +1,6 @@
-"""OEEMLoss: the REFERENCE.md test vector, every weight type against a plain
-NumPy loop, edge cases, autocast, and use inside an mmseg decode head."""
+"""OEEMLoss: the reference test vector (docs/faithfulness.md, "OEEM loss
+(reference semantics)"), every weight type against a plain NumPy loop, edge
+cases, autocast, and use inside an mmseg decode head."""
 import math
 
 import numpy as np
@@ -8,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from oeem_mmseg.models.losses.oeem_loss import WEIGHT_TYPES, OEEMLoss
+
 
 REFERENCE_LOGITS = [
     [[[0.126, -0.132, 0.64], [0.105, -0.536, 0.362], [1.304, 0.947, -0.704]],
