@@ -1,7 +1,10 @@
 """The repository's configs (configs/oeem/): every config loads, ablations
 state only their difference, one source per value, the ResNet-50-D8
-configs, staining of the from-scratch segmentors, and the OHEM sampler on
-a real batch."""
+configs, staining of the from-scratch segmentors, the OHEM sampler on a
+real batch; and every config of configs/ and tests/configs/ whose backbone
+starts from random weights trains all of it (no BN layer in eval mode, no
+frozen parameter, stem included): the paper's frozen BN and stem suit
+ImageNet weights only."""
 import glob
 import os.path as osp
 
@@ -16,6 +19,8 @@ from mmseg.registry import DATASETS, MODELS, TASK_UTILS
 
 from oeem_mmseg.apis import (adapt_to_device, configure_train, load_config,
                              use_aug_test)
+from oeem_mmseg.apis.config import (build_backbone, frozen_parts,
+                                    has_pretrained_weights)
 from oeem_mmseg.apis.pseudo_masks import build_classifier
 from oeem_mmseg.cam import class_activation_maps
 from tests.helpers import REPO, load_tool
@@ -23,6 +28,10 @@ from tests.helpers import REPO, load_tool
 CONFIGS = osp.join(REPO, 'configs', 'oeem')
 SUBSET = osp.join(REPO, '..', 'shared', 'data', 'glas_subset')
 OHEM_CONFIG = osp.join(REPO, 'configs', 'oeem', 'pspnet_r38_glas_ohem.py')
+# every config: the repository's and the tests'
+ALL_CONFIGS = sorted(
+    glob.glob(osp.join(REPO, 'configs', '**', '*.py'), recursive=True) +
+    glob.glob(osp.join(REPO, 'tests', 'configs', '*.py')))
 
 
 def test_every_repository_config_loads():
@@ -196,3 +205,34 @@ def test_ohem_keeps_a_minority_of_a_real_batch(tmp_path):
         assert 0.1 < share < 0.35, (head, share)
     replaced = dict(cfg.model.decode_head.sampler, min_kept=100000)
     assert kept_share(replaced) > 0.99
+
+
+def model_configs():
+    """(path, config) of every config that builds a model with a
+    backbone."""
+    for path in ALL_CONFIGS:
+        cfg = Config.fromfile(path)
+        if (cfg.get('model') or {}).get('backbone'):
+            yield osp.relpath(path, REPO), cfg
+
+
+def test_configs_without_pretrained_weights_train_their_whole_backbone():
+    from_scratch = []
+    for name, cfg in model_configs():
+        if has_pretrained_weights(cfg.model.backbone):
+            continue
+        from_scratch.append(name)
+        assert frozen_parts(build_backbone(cfg)) == ([], []), name
+    # the quick, scratch and test configs among them
+    assert {'configs/oeem/cls_r38_glas_quick.py',
+            'configs/oeem/cls_r38_luad_histoseg_quick.py',
+            'configs/oeem/pspnet_r38_glas_oeem_scratch.py',
+            'tests/configs/cls_r38_tiny.py'} <= set(from_scratch)
+
+
+@pytest.mark.parametrize('name', ['cls_r38_glas.py', 'cls_r50_glas.py'])
+def test_the_pretrained_classifiers_keep_the_papers_frozen_bn(name):
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'oeem', name))
+    assert has_pretrained_weights(cfg.model.backbone)
+    bn_eval, frozen = frozen_parts(build_backbone(cfg))
+    assert bn_eval and frozen

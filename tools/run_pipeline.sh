@@ -8,10 +8,10 @@
 # images, pseudo-masks), WORK/cls (classifier), WORK/SEG_NAME (the
 # segmentor of SEG_CONFIG, named after the config file, with pred/ and
 # pred_vis/ of the test): a run with another SEG_CONFIG on the same WORK
-# reuses stages 1-3 and trains that segmentor beside the first (an ablation). The pseudo-masks come from
-# the classifier selected on the val images (best pseudo-mask mIoU), the test
-# uses the segmentor selected on them (best mIoU); without a val split, the
-# last checkpoints.
+# reuses stages 1-3 and trains that segmentor beside the first (an ablation).
+# Each stage goes on with the checkpoint its config keeps: the best one where
+# the config selects on the val images (the classifier: best pseudo-mask
+# mIoU), else (the quick segmentors) or without a val split, the last.
 # Environment: DEVICE (pseudo-masks; cpu or cuda), AMP (1: mixed precision on
 # GPU), CLS_OPTIONS / SEG_OPTIONS (extra --cfg-options, key=value ...).
 # Relative SRC, WORK and config paths are taken from the caller's directory
@@ -40,10 +40,17 @@ for loader in train_dataloader val_dataloader test_dataloader; do
   data_root+=("$loader.dataset.data_root=$DATA")
 done
 
-# the checkpoint CheckpointHook(save_best=...) kept in a work dir, else the last
+# the checkpoint that the run in work dir $1 of config $2 keeps: its best_*.pth
+# when the config as run (MMEngine's copy in the work dir) selects one
+# (default_hooks.checkpoint.save_best) and a validation made one, else the last
 selected() {
-  local best
-  best=$(ls -t "$1"/best_*.pth 2>/dev/null | head -n 1)
+  local save_best best=
+  save_best=$("$PY" -c 'import sys; from mmengine.config import Config
+print(Config.fromfile(sys.argv[1]).default_hooks.checkpoint.get("save_best") or "")' \
+    "$1/$(basename "$2")")
+  if [ -n "$save_best" ]; then
+    best=$(ls -t "$1"/best_*.pth 2>/dev/null | head -n 1 || true)
+  fi
   if [ -n "$best" ]; then echo "$best"; else cat "$1/last_checkpoint"; fi
 }
 
@@ -53,14 +60,14 @@ echo "== 2/5 classification ($CLS) ($(date +%T))"
 "$PY" tools/train.py "$CLS" --work-dir "$WORK/cls" --resume "${amp[@]}" \
   --cfg-options "${data_root[@]}" ${CLS_OPTIONS:-}
 echo "== 3/5 pseudo-masks ($(date +%T))"
-"$PY" tools/make_pseudo_masks.py "$CLS" "$(selected "$WORK/cls")" \
+"$PY" tools/make_pseudo_masks.py "$CLS" "$(selected "$WORK/cls" "$CLS")" \
   --out "$DATA/pseudo_masks" --show-dir "$WORK/pseudo_vis" --device "$DEVICE" \
   "${pseudo_amp[@]}" --cfg-options "${data_root[@]}" ${CLS_OPTIONS:-}
 SEG_WORK=$WORK/$(basename "$SEG" .py)
 echo "== 4/5 segmentation ($SEG) ($(date +%T))"
 "$PY" tools/train.py "$SEG" --work-dir "$SEG_WORK" --resume "${amp[@]}" \
   --cfg-options "${data_root[@]}" ${SEG_OPTIONS:-}
-checkpoint=$(selected "$SEG_WORK")
+checkpoint=$(selected "$SEG_WORK" "$SEG")
 if [ "$(cat "$SEG_WORK/tested" 2>/dev/null)" = "$checkpoint" ]; then
   echo "== 5/5 test: done for $checkpoint (remove $SEG_WORK/tested to redo)"
   exit 0

@@ -6,16 +6,10 @@
 # themselves, not upsampled), 8 epochs; CAMs at 2 scales, fast mode. Not for
 # paper numbers (cls_r38_glas_scratch.py is the full-width from-scratch
 # variant).
-_base_ = './cls_r38_glas.py'
+_base_ = './cls_r38_glas_scratch.py'
 cam_input_size = 112
 model = dict(
-    backbone=dict(
-        width_mult=1 / 8,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        frozen_stem=False,
-        init_cfg=None),
-    head=dict(in_channels=(64, 128, 512)))
+    backbone=dict(width_mult=1 / 8), head=dict(in_channels=(64, 128, 512)))
 train_pipeline = [
     dict(type='LoadPatch'),
     dict(

@@ -5,9 +5,4 @@
 # res38d.pth who keep ResNet-38 (cls_r50_glas.py takes standard ImageNet
 # ResNet-50 weights instead).
 _base_ = './cls_r38_glas.py'
-model = dict(
-    backbone=dict(
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        frozen_stem=False,
-        init_cfg=None))
+model = dict(backbone={{_base_.scratch_backbone}})

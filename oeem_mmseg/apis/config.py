@@ -7,11 +7,13 @@ import logging
 import os
 import os.path as osp
 import re
-from typing import Any, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 import torch
+import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..utils.errors import OEEMInputError
 from ..utils.io import check_output_location
@@ -126,7 +128,9 @@ def configure_train(cfg: Config,
     """Apply ``--resume`` (``'auto'``: the latest checkpoint of work_dir, or a
     checkpoint path) and ``--amp`` (mixed precision, CUDA only), and check
     that the work dir can be written. The checkpoint itself is checked once
-    the model is built (:func:`~.train_test.check_resume`)."""
+    the model is built (:func:`~.train_test.check_resume`). A backbone
+    that would train from random weights with frozen parts is refused
+    (:func:`check_trainable_backbone`)."""
     check_output_location(cfg.work_dir, '--work-dir')
     check_backbone_weights(cfg)
     if amp:
@@ -142,6 +146,8 @@ def configure_train(cfg: Config,
             raise OEEMInputError(f'--resume {resume}: checkpoint not found')
         cfg.resume = True
         cfg.load_from = resume
+    if not cfg.get('load_from'):
+        check_trainable_backbone(cfg)
     return cfg
 
 
@@ -180,9 +186,7 @@ def check_backbone_weights(cfg: Config) -> None:
 
     A missing local ``Pretrained`` file is an :class:`OEEMInputError` (with
     the from-scratch config when there is one); weights switched off
-    (``init_cfg=None``) in such a config give one warning, and say when the
-    config freezes BN layers or the stem (then the classifier learns only
-    the label prior).
+    (``init_cfg=None``) in such a config give one warning.
     """
     scratch = osp.splitext(cfg.filename or '')[0] + '_scratch.py'
     has_scratch = osp.isfile(scratch)
@@ -204,15 +208,84 @@ def check_backbone_weights(cfg: Config) -> None:
         return
     if not has_scratch:
         return
-    frozen = (backbone.get('norm_eval') or backbone.get('frozen_stem') or
-              not (backbone.get('norm_cfg') or {}).get('requires_grad', True))
     print_log(
         f'{cfg.filename} is made for ImageNet weights but its backbone starts '
-        'from random ones (init_cfg=None)' +
-        ('; its frozen BN layers and stem then normalise nothing' if frozen
-         else '') + f': {hint}',
+        f'from random ones (init_cfg=None): {hint}',
         logger='current',
         level=logging.WARNING)
+
+
+def has_pretrained_weights(backbone_cfg: dict) -> bool:
+    """Whether a backbone config loads weights: an ``init_cfg`` entry of
+    type ``Pretrained`` that names a checkpoint, or ``pretrained``."""
+    if backbone_cfg.get('pretrained'):
+        return True
+    init_cfg = backbone_cfg.get('init_cfg') or []
+    entries = init_cfg if isinstance(init_cfg, (list, tuple)) else [init_cfg]
+    return any(entry.get('type') == 'Pretrained' and entry.get('checkpoint')
+               for entry in entries)
+
+
+def build_backbone(cfg: Config) -> nn.Module:
+    """The backbone of ``cfg.model``, built in the config's registry scope,
+    for inspecting what trains: on the ``meta`` device (no memory, no
+    weights), or on the CPU for a backbone whose constructor reads tensor
+    values (mmpretrain's ResNet)."""
+    from mmengine.registry import MODELS, DefaultScope
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope', 'mmseg')):
+        try:
+            with torch.device('meta'):
+                return MODELS.build(cfg.model.backbone)
+        except (RuntimeError, NotImplementedError):
+            return MODELS.build(cfg.model.backbone)
+
+
+def frozen_parts(backbone: nn.Module) -> Tuple[List[str], List[str]]:
+    """``(BN layers, parameters)`` of ``backbone`` that do not train: the
+    normalization layers (``_BatchNorm``) left in eval mode by
+    ``backbone.train()`` (``norm_eval``) and the parameters that require no
+    gradient (``norm_cfg.requires_grad=False``, a frozen stem or stages).
+    Sets ``backbone`` to train mode."""
+    backbone.train()
+    bn_eval = [name for name, module in backbone.named_modules()
+               if isinstance(module, _BatchNorm) and not module.training]
+    frozen = [name for name, param in backbone.named_parameters()
+              if not param.requires_grad]
+    return bn_eval, frozen
+
+
+def check_trainable_backbone(cfg: Config) -> None:
+    """Refuse to train a backbone that starts from random weights (no
+    ``Pretrained`` init_cfg; the caller skips configs with ``load_from``)
+    but keeps BN layers in eval mode or freezes parameters.
+
+    Freezing suits pretrained weights (the paper's classifier on ImageNet
+    ResNet-38); a freshly initialised frozen BN normalises nothing (running
+    mean 0, variance 1, never updated) and a frozen random stem is noise, so
+    the network learns only the label prior. The backbone itself accepts
+    the combination, as MMSeg's do: it is built with ``init_cfg=None`` for
+    every test and fine-tuning run, whose weights come from a checkpoint.
+    """
+    backbone_cfg = cfg.model.get('backbone') or {}
+    if not backbone_cfg or has_pretrained_weights(backbone_cfg):
+        return
+    bn_eval, frozen = frozen_parts(build_backbone(cfg))
+    if not bn_eval and not frozen:
+        return
+    what = []
+    if bn_eval:
+        what.append(f'keeps {len(bn_eval)} BN layers in eval mode (norm_eval)')
+    if frozen:
+        shown = ', '.join(frozen[:3]) + (', ...' if len(frozen) > 3 else '')
+        what.append(f'freezes {len(frozen)} parameters ({shown})')
+    raise OEEMInputError(
+        f'{cfg.filename}: the backbone starts from random weights (no '
+        'Pretrained init_cfg, no load_from) but ' + ' and '.join(what) +
+        ': a fresh BN in eval mode normalises nothing and frozen random '
+        'weights never learn (the model learns only the label prior); train '
+        'them (model.backbone: norm_cfg.requires_grad=True, norm_eval=False, '
+        'no frozen stem or stages) or give weights')
 
 
 def _is_segmentation(cfg: Config) -> bool:

@@ -6,6 +6,15 @@
 # scale; patches are loaded RGB
 glas_mean = [0.787 * 255, 0.511 * 255, 0.785 * 255]
 glas_std = [0.167 * 255, 0.248 * 255, 0.131 * 255]
+# the backbone from random weights (the *_scratch and *_quick configs): BN
+# layers and conv1a train (frozen, they suit ImageNet weights only: a freshly
+# initialised frozen BN normalises nothing, the classifier learns only the
+# label prior)
+scratch_backbone = dict(
+    norm_cfg=dict(type='BN', requires_grad=True),
+    norm_eval=False,
+    frozen_stem=False,
+    init_cfg=None)
 model = dict(
     type='ImageClassifier',
     data_preprocessor=dict(

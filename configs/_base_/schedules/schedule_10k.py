@@ -17,8 +17,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # of equal scores, the later checkpoint is kept (LaterBestCheckpointHook)
     checkpoint=dict(
-        type='CheckpointHook',
+        type='LaterBestCheckpointHook',
         by_epoch=False,
         interval=1000,
         max_keep_ckpts=3,

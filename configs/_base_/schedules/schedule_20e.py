@@ -19,8 +19,9 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # of equal scores, the later checkpoint is kept (LaterBestCheckpointHook)
     checkpoint=dict(
-        type='CheckpointHook',
+        type='LaterBestCheckpointHook',
         interval=1,
         max_keep_ckpts=3,
         # the pseudo-mask mIoU of the val images (CAMValidationHook below)
