@@ -71,12 +71,12 @@ def main(argv=None) -> dict:
     cfg_options = dict(args.cfg_options or {})
     if args.batch_size is not None:
         cfg_options['model.test_cfg.batch_size'] = args.batch_size
-    model = init_model(args.config, args.checkpoint, args.device,
-                       args.aug_test, cfg_options)
-    slide_options = SlideOptions(
+    slide_options = SlideOptions(  # checks the values: before the model
         level=args.level, mpp=args.mpp, slide_mpp=args.slide_mpp,
         tissue_mask=args.tissue_mask, tile_size=args.tile_size,
         simplify=args.simplify)
+    model = init_model(args.config, args.checkpoint, args.device,
+                       args.aug_test, cfg_options)
     summary = infer_images(model, args.inputs, args.out, args.block_size,
                            slide_options)
     print(f'{summary["done"]} segmented, {summary["skipped"]} already done; '

@@ -1,6 +1,5 @@
 """Segmenting new images of any size, and whole slides, with a trained
 segmentor."""
-import logging
 import os
 import os.path as osp
 from collections import Counter
@@ -8,7 +7,6 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
@@ -18,15 +16,21 @@ from ..utils.checkpoint import load_model_weights
 from ..utils.device import resolve_device
 from ..utils.errors import OEEMInputError
 from ..utils.grid import Box, tile_boxes
-from ..utils.io import atomic_write_png, check_output_location, read_rgb
+from ..utils.io import (IMAGE_SUFFIXES, atomic_write_png,
+                        check_output_location, read_image_hw, read_rgb)
+from ..utils.provenance import check_provenance, model_record
 from ..utils.visualization import label_overlay
 from .config import adapt_to_device, load_config, use_aug_test
 from .regions import segment_region
 from .slide_inference import SlideOptions, infer_slide
 
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+# Plain images (PNG, JPEG, BMP, stripped TIFF) are decoded whole: larger
+# ones are refused (memory: about PLAIN_BYTES_PER_PIXEL each, measured in
+# benchmarks/README.md); tiled TIFFs are read by tiles, as slides.
+MAX_PLAIN_PIXELS = 100_000_000
+PLAIN_BYTES_PER_PIXEL = 11
 # what an output name is followed by in the files of an image or a slide
-OUTPUT_SUFFIXES = ('_overlay', '_mask', '_areas')
+OUTPUT_SUFFIXES = ('_overlay', '_mask', '_areas', '_provenance')
 
 
 def init_model(config: str,
@@ -57,7 +61,6 @@ def init_model(config: str,
     model.dataset_meta = meta.get('dataset_meta') or dict(
         GlaSDataset.METAINFO)
     model.cfg = cfg
-    model.checkpoint = checkpoint
     return model.to(torch_device).eval()
 
 
@@ -82,6 +85,20 @@ def segment_image(model: torch.nn.Module,
         mask[core[0]:core[2], core[1]:core[3]] = segment_region(
             model, read, core, (height, width))
     return mask
+
+
+def check_plain_image_size(path: str) -> None:
+    """Refuse a plain image of more than :data:`MAX_PLAIN_PIXELS` pixels
+    (from its header), saying how to make it a tiled TIFF."""
+    height, width = read_image_hw(path)
+    if height * width > MAX_PLAIN_PIXELS:
+        gib = height * width * PLAIN_BYTES_PER_PIXEL / 2**30
+        raise OEEMInputError(
+            f'{path}: {width}x{height} pixels, more than the '
+            f'{MAX_PLAIN_PIXELS} of an image decoded whole (about {gib:.0f} '
+            'GiB of memory); convert it to a tiled TIFF, which is read tile '
+            'by tile like a slide, e.g. vips tiffsave IN OUT.tif --tile '
+            '--pyramid --compression deflate')
 
 
 def list_images(inputs: Sequence[str]) -> List[str]:
@@ -133,47 +150,55 @@ def infer_images(model: torch.nn.Module,
                  slide_options: Optional[SlideOptions] = None) -> dict:
     """Segment every image and slide of ``inputs`` into ``out_dir``.
 
-    Images: ``NAME.png`` (the class index per pixel, with the palette) and
-    ``NAME_overlay.png``. Whole slides (:func:`is_slide`): the outputs of
+    Images: ``NAME.png`` (the class index per pixel, with the palette),
+    ``NAME_overlay.png`` and ``NAME_provenance.json`` (the model's record,
+    :func:`~oeem_mmseg.utils.provenance.model_record`, and the image).
+    Whole slides (:func:`is_slide`): the outputs of
     :func:`infer_slide` with ``slide_options``. ``NAME`` is the input's
     name without extension, made distinct where inputs would share outputs
     (:func:`output_names`).
 
     ``out_dir`` may not be one of the input folders (no input is ever
     replaced). Inputs whose outputs exist are skipped, and a slide resumes
-    from its finished tiles, so an interrupted run resumes. An input that
-    cannot be read is reported and skipped; the others are processed.
+    from its finished tiles, so an interrupted run resumes, when they were
+    made with the same record; outputs of other weights, configuration or
+    options are refused. An input that cannot be read, or whose outputs
+    are refused, is reported and skipped; the others are processed.
 
     Returns:
         ``dict(done=..., skipped=..., failed=[one line per failed input])``.
     """
     folders = [item if osp.isdir(item) else osp.dirname(osp.abspath(item))
                for item in inputs]
-    check_output_location(out_dir, '--out', inputs=folders)
+    check_output_location(out_dir, '--out', inputs=folders, inside=False)
     if block_size <= 0:
         raise OEEMInputError(f'--block-size {block_size}: must be positive')
     palette = model.dataset_meta['palette']
     paths = list_images(inputs)
     names = output_names(paths)
+    model_rec = model_record(model)
     done = skipped = 0
     failed: List[str] = []
-    for path in tqdm(paths, desc='segmenting', unit='image'):
+    for path in tqdm(paths, desc='segmenting', unit='image', disable=None):
         try:
             if is_slide(path):
                 status = infer_slide(model, path, out_dir, slide_options,
-                                     names[path])['status']
+                                     names[path], model_rec)['status']
                 done += status == 'done'
                 skipped += status == 'skipped'
                 continue
             mask_path = osp.join(out_dir, names[path] + '.png')
             overlay_path = osp.join(out_dir, names[path] + '_overlay.png')
+            check_provenance(
+                osp.join(out_dir, names[path] + '_provenance.json'),
+                dict(model_rec, image=osp.abspath(path)),
+                [mask_path, overlay_path])
             if osp.isfile(mask_path) and osp.isfile(overlay_path):
                 skipped += 1
                 continue
+            check_plain_image_size(path)
             image = read_rgb(path)
         except OEEMInputError as error:
-            print_log(f'skipped: {error}', logger='current',
-                      level=logging.WARNING)
             failed.append(str(error))
             continue
         mask = segment_image(model, image, block_size)

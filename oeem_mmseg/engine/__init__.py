@@ -1,8 +1,9 @@
 from .cam_validation_hook import CAMValidationHook
+from .divergence_hook import DivergenceHook, TrainingDiverged
 from .hooks import SegPredictionWriterHook
 from .model_wrappers import CPUDistributedDataParallel
 
 __all__ = [
-    'CAMValidationHook', 'CPUDistributedDataParallel',
-    'SegPredictionWriterHook'
+    'CAMValidationHook', 'CPUDistributedDataParallel', 'DivergenceHook',
+    'SegPredictionWriterHook', 'TrainingDiverged'
 ]
