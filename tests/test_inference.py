@@ -1,22 +1,18 @@
 """tools/infer.py: new images of any size, block-wise, resumable."""
 import os
 import os.path as osp
-import sys
 
 import cv2
 import numpy as np
 import pytest
 import torch
 
-from conftest import draw_glas_image
 from oeem_mmseg.apis.inference import infer_images, init_model, segment_image
 from oeem_mmseg.utils import OEEMInputError
 from oeem_mmseg.utils.grid import context_box, tile_boxes
+from tests.helpers import TINY_SEG, draw_glas_image, load_tool
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_tiny.py')
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import infer as infer_tool  # noqa: E402
+infer_tool = load_tool('infer.py')
 
 
 def test_tiles_and_contexts_cover_the_image():

@@ -4,7 +4,6 @@ with planted tissue colours (4 classes, labels in the file names, no masks)
 planted regions, never name a class absent from a patch's label, leave the
 white background out; the fast CAM mode agrees with the paper's protocol;
 and the repository's LUAD-HistoSeg configs run through the tools."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
@@ -24,10 +23,8 @@ from oeem_mmseg.datasets.glas_patch import patch_labels
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.utils.io import read_label, read_rgb
+from tests.helpers import REPO, load_tool, write_tissue_patches
 
-from conftest import write_tissue_patches
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LUAD_CLS = osp.join(REPO, 'configs', 'oeem', 'cls_r38_luad_histoseg_quick.py')
 TINY_LUAD_CLS = osp.join(REPO, 'tests', 'configs', 'cls_r38_luad_tiny.py')
 TINY_LUAD_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_luad_tiny.py')
@@ -252,14 +249,6 @@ def test_cam_cfg_checks():
         scales=(1.0, ), input_size=8, mode='fast', window=64, overlap=8))))
 
 
-def run_tool(name: str, argv: list):
-    spec = importlib.util.spec_from_file_location(
-        f'{name}_tool', osp.join(REPO, 'tools', name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(argv)
-
-
 def test_luad_configs_through_the_tools(tmp_path):
     """tools/train.py -> tools/make_pseudo_masks.py -> tools/train.py ->
     tools/test.py on a LUAD-HistoSeg-style folder, with the repository's
@@ -270,19 +259,21 @@ def test_luad_configs_through_the_tools(tmp_path):
             for loader in ('train_dataloader', 'val_dataloader',
                            'test_dataloader')]
     work = tmp_path / 'work'
-    run_tool('train', [TINY_LUAD_CLS, '--work-dir', str(work / 'cls'),
-                       '--cfg-options'] + data)
+    load_tool('train.py').main([
+        TINY_LUAD_CLS, '--work-dir', str(work / 'cls'), '--cfg-options'] +
+        data)
     checkpoint = open(work / 'cls' / 'last_checkpoint').read().strip()
-    summary = run_tool('make_pseudo_masks', [
+    summary = load_tool('make_pseudo_masks.py').main([
         TINY_LUAD_CLS, checkpoint, '--out', osp.join(root, 'pseudo_masks'),
         '--cfg-options'] + data)
     assert summary['num_written'] == 16 and summary['num_scored'] == 0
-    run_tool('train', [TINY_LUAD_SEG, '--work-dir', str(work / 'seg'),
-                       '--cfg-options'] + data)
+    load_tool('train.py').main([
+        TINY_LUAD_SEG, '--work-dir', str(work / 'seg'), '--cfg-options'] +
+        data)
     checkpoint = open(work / 'seg' / 'last_checkpoint').read().strip()
-    metrics = run_tool('test', [TINY_LUAD_SEG, checkpoint, '--work-dir',
-                                str(work / 'seg'), '--out',
-                                str(work / 'pred'), '--cfg-options'] + data)
+    metrics = load_tool('test.py').main([
+        TINY_LUAD_SEG, checkpoint, '--work-dir', str(work / 'seg'), '--out',
+        str(work / 'pred'), '--cfg-options'] + data)
     assert {'mIoU', 'FWIoU', 'IoU.TE', 'IoU.TAS'} <= set(metrics)
     assert 0 <= metrics['mIoU'] <= 100
     assert len(list((work / 'pred').glob('*.png'))) == 3

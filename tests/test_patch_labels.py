@@ -16,8 +16,7 @@ from oeem_mmseg.evaluation import GlaSMetric, TissueMetric
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.io import atomic_write_png, read_class_mask
 from oeem_mmseg.utils.visualization import cam_strip, label_overlay
-
-from conftest import TISSUE_CLASSES, TISSUE_PALETTE
+from tests.helpers import TISSUE_CLASSES, TISSUE_PALETTE
 
 METAINFO = dict(classes=TISSUE_CLASSES, palette=TISSUE_PALETTE[:4])
 

@@ -1,7 +1,6 @@
 """GlaS preparation: source layouts, mask rules, splits, resume, errors."""
 import os
 import os.path as osp
-import sys
 from pathlib import Path
 
 import cv2
@@ -12,13 +11,15 @@ from PIL import Image
 from oeem_mmseg.datasets.glas import GLAS_PALETTE
 from oeem_mmseg.utils.io import read_split
 from oeem_mmseg.utils.errors import OEEMInputError
+from tests.helpers import load_tool
 
 GLAS_SUBSET = '/work/shared/data/glas_subset'
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'tools' / 'dataset_converters'))
-import glas as glas_tool  # noqa: E402
-from glas import (binarize_glas_mask, hold_out_validation,  # noqa: E402
-                  natural_key, prepare_glas, read_grade_csv)
+glas_tool = load_tool('dataset_converters/glas.py')
+binarize_glas_mask = glas_tool.binarize_glas_mask
+hold_out_validation = glas_tool.hold_out_validation
+natural_key = glas_tool.natural_key
+prepare_glas = glas_tool.prepare_glas
+read_grade_csv = glas_tool.read_grade_csv
 
 
 def read_indices(path) -> np.ndarray:

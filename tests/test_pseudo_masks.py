@@ -1,7 +1,6 @@
 """Pseudo-masks from CAMs: the procedure on hand-made cases with a stub
 classifier whose CAM is a known function of the image, batched == per-crop
 loop, resume, errors, and the tool end to end with a 1/16-width ResNet-38."""
-import importlib.util
 import os
 import os.path as osp
 from typing import Sequence
@@ -12,8 +11,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
-from mmengine.model import BaseModule
-from mmpretrain.registry import MODELS
 from PIL import Image
 
 from oeem_mmseg.apis.pseudo_masks import build_classifier, make_pseudo_masks
@@ -24,58 +21,9 @@ from oeem_mmseg.datasets.glas_patch import patch_labels
 from oeem_mmseg.utils.checkpoint import load_model_weights
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.grid import grid_boxes
-from oeem_mmseg.utils.io import atomic_write_png, read_binary_mask, read_rgb
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_CLS_CONFIG = osp.join(REPO, 'tests', 'configs', 'cls_r38_tiny.py')
-# the paper's CAM settings (cam_cfg of configs/oeem/cls_r38_glas.py)
-PAPER_CAM = dict(scales=(1.0, 1.25, 1.5, 1.75, 2.0), input_size=224)
-
-
-@MODELS.register_module(force=True)
-class RedMeanStub(BaseModule):
-    """Stub backbone: the normalized red channel averaged over 8x8 blocks,
-    (N, 1, H/8, W/8)."""
-
-    def forward(self, x: torch.Tensor) -> tuple:
-        return (F.avg_pool2d(x[:, :1], 8),)
-
-
-def _stub_cfg(data_root: str = '', **dataset) -> Config:
-    """A classifier whose CAM is (-r, r), r = normalized red in [-1, 1]:
-    gland wins where red > 127.5."""
-    return Config(
-        dict(
-            model=dict(
-                type='ImageClassifier',
-                data_preprocessor=dict(
-                    type='ClsDataPreprocessor', num_classes=2,
-                    to_onehot=True, mean=[127.5] * 3, std=[127.5] * 3,
-                    to_rgb=False),
-                backbone=dict(type='RedMeanStub'),
-                head=dict(type='MultiLayerCAMHead', in_channels=(1,),
-                          num_classes=2)),
-            train_dataloader=dict(
-                batch_size=4,
-                dataset=dict(
-                    type='GlaSPatchDataset', data_root=data_root,
-                    ann_file='splits/train.txt', pipeline=[], **dataset)),
-            cam_cfg=PAPER_CAM))
-
-
-def _stub_model() -> nn.Module:
-    model = build_classifier(_stub_cfg())
-    with torch.no_grad():
-        model.head.fc.weight.copy_(torch.tensor([[-1.], [1.]]))
-        model.head.fc.bias.zero_()
-    return model.eval()
-
-
-def _red_image(height: int, width: int, red: np.ndarray) -> np.ndarray:
-    image = np.full((height, width, 3), 100, np.uint8)
-    image[..., 0] = red
-    return image
-
+from oeem_mmseg.utils.io import read_binary_mask, read_rgb
+from tests.helpers import (PAPER_CAM, TINY_CLS, load_tool, red_image,
+                           stub_cfg, stub_checkpoint, stub_folder, stub_model)
 
 def glas_pseudo_mask(generator, image, mask, with_probs=False):
     """The pseudo-mask of an image whose patch labels come from its mask, as
@@ -88,8 +36,8 @@ def glas_pseudo_mask(generator, image, mask, with_probs=False):
 def test_label_filter_and_tie_vote_go_to_non_gland():
     # two patches: A = cols 0..111, B = cols 56..167; gland only in cols
     # 140..167 -> A is [1, 0], B is [1, 1]; the CAM says gland everywhere.
-    generator = MultiScaleCAM(_stub_model(), **PAPER_CAM)
-    image = _red_image(112, 168, 255)
+    generator = MultiScaleCAM(stub_model(), **PAPER_CAM)
+    image = red_image(112, 168, 255)
     mask = np.zeros((112, 168), np.uint8)
     mask[:, 140:] = 1
     result = glas_pseudo_mask(generator, image, mask)
@@ -100,8 +48,8 @@ def test_label_filter_and_tie_vote_go_to_non_gland():
 
 
 def test_gland_only_patches_are_all_gland():
-    generator = MultiScaleCAM(_stub_model(), **PAPER_CAM)
-    image = _red_image(112, 168, 0)  # the CAM says non-gland everywhere
+    generator = MultiScaleCAM(stub_model(), **PAPER_CAM)
+    image = red_image(112, 168, 0)  # the CAM says non-gland everywhere
     result = glas_pseudo_mask(generator, image, np.ones((112, 168),
                                                          np.uint8))
     np.testing.assert_array_equal(result.pseudo, np.ones((112, 168)))
@@ -114,8 +62,8 @@ def test_mixed_patches_follow_the_cam():
     red[:, :112] = 255
     mask = np.zeros((112, 224), np.uint8)
     mask[:20] = 1
-    generator = MultiScaleCAM(_stub_model(), **PAPER_CAM)
-    result = glas_pseudo_mask(generator, _red_image(112, 224, red), mask,
+    generator = MultiScaleCAM(stub_model(), **PAPER_CAM)
+    result = glas_pseudo_mask(generator, red_image(112, 224, red), mask,
                                with_probs=True)
     assert (result.pseudo[:, :96] == 1).all()
     assert (result.pseudo[:, 112:] == 0).all()
@@ -201,7 +149,7 @@ def synthetic_image(rng: np.random.Generator, height: int,
 
 
 def _random_weights_resnet38():
-    cfg = Config.fromfile(TINY_CLS_CONFIG)
+    cfg = Config.fromfile(TINY_CLS)
     cfg.model.backbone.init_cfg = None
     torch.manual_seed(0)
     model = build_classifier(cfg)
@@ -229,37 +177,15 @@ def test_batched_equals_per_crop_loop(shape):
 
 
 def test_small_image_known_answer():
-    generator = MultiScaleCAM(_stub_model(), **PAPER_CAM)
+    generator = MultiScaleCAM(stub_model(), **PAPER_CAM)
     red = np.zeros((80, 100), np.uint8)
     red[:, :50] = 255
     mask = np.zeros((80, 100), np.uint8)
     mask[:, 90:] = 1  # 10 % gland: a [1, 1] patch
-    result = glas_pseudo_mask(generator, _red_image(80, 100, red), mask)
+    result = glas_pseudo_mask(generator, red_image(80, 100, red), mask)
     assert result.pseudo.shape == (80, 100)
     assert (result.pseudo[:, :42] == 1).all()
     assert (result.pseudo[:, 58:] == 0).all()
-
-
-def _stub_folder(root, names=('a', 'b', 'c'), shape=(120, 150)):
-    """A prepared folder (images/, masks/, splits/train.txt) whose images
-    are red exactly on a rectangular gland."""
-    rng = np.random.default_rng(0)
-    os.makedirs(osp.join(root, 'splits'))
-    for name in names:
-        mask = np.zeros(shape, np.uint8)
-        y, x = rng.integers(10, 60), rng.integers(10, 80)
-        mask[y:y + 50, x:x + 60] = 1
-        atomic_write_png(osp.join(root, 'masks', name + '.png'), mask)
-        image = _red_image(*shape, np.where(mask == 1, 255, 0))
-        atomic_write_png(osp.join(root, 'images', name + '.png'), image)
-    with open(osp.join(root, 'splits', 'train.txt'), 'w') as f:
-        f.write('\n'.join(names) + '\n')
-    return str(root)
-
-
-def _stub_checkpoint(path) -> str:
-    torch.save({'state_dict': _stub_model().state_dict(), 'meta': {}}, path)
-    return str(path)
 
 
 def _iou(pairs):
@@ -273,10 +199,10 @@ def _iou(pairs):
 
 
 def test_make_pseudo_masks_writes_reports_and_resumes(tmp_path):
-    root = _stub_folder(tmp_path / 'data')
+    root = stub_folder(tmp_path / 'data')
     cfg_path = str(tmp_path / 'stub_cls.py')
-    _stub_cfg(root).dump(cfg_path)
-    ckpt = _stub_checkpoint(tmp_path / 'stub.pth')
+    stub_cfg(root).dump(cfg_path)
+    ckpt = stub_checkpoint(tmp_path / 'stub.pth')
     out = str(tmp_path / 'pseudo')
     show = str(tmp_path / 'show')
     summary = make_pseudo_masks(cfg_path, ckpt, out, batch_size=50,
@@ -314,8 +240,8 @@ def test_make_pseudo_masks_writes_reports_and_resumes(tmp_path):
 
 
 def test_bf16_on_cpu_and_fp16_refused_config_object(tmp_path):
-    cfg = _stub_cfg(_stub_folder(tmp_path / 'data', names=('a',)))
-    ckpt = _stub_checkpoint(tmp_path / 'stub.pth')
+    cfg = stub_cfg(stub_folder(tmp_path / 'data', names=('a',)))
+    ckpt = stub_checkpoint(tmp_path / 'stub.pth')
     with pytest.raises(OEEMInputError, match='fp16'):
         make_pseudo_masks(cfg, ckpt, str(tmp_path / 'o1'), amp='fp16')
     summary = make_pseudo_masks(cfg, ckpt, str(tmp_path / 'o2'), amp='bf16')
@@ -324,17 +250,17 @@ def test_bf16_on_cpu_and_fp16_refused_config_object(tmp_path):
 
 
 def test_input_errors(tmp_path):
-    root = _stub_folder(tmp_path / 'data', names=('a', 'b'))
+    root = stub_folder(tmp_path / 'data', names=('a', 'b'))
     cfg_path = str(tmp_path / 'stub_cls.py')
-    _stub_cfg(root).dump(cfg_path)
-    ckpt = _stub_checkpoint(tmp_path / 'stub.pth')
+    stub_cfg(root).dump(cfg_path)
+    ckpt = stub_checkpoint(tmp_path / 'stub.pth')
     out = str(tmp_path / 'out')
     with pytest.raises(OEEMInputError, match='config file not found'):
         make_pseudo_masks(str(tmp_path / 'nope.py'), ckpt, out)
     with pytest.raises(OEEMInputError, match='checkpoint file not found'):
         make_pseudo_masks(cfg_path, str(tmp_path / 'nope.pth'), out)
 
-    model = _stub_model()
+    model = stub_model()
     other = tmp_path / 'other.pth'
     torch.save({'state_dict': {'fc8.weight': torch.zeros(2, 5)}}, other)
     with pytest.raises(OEEMInputError, match='not a checkpoint of'):
@@ -362,17 +288,13 @@ def test_input_errors(tmp_path):
 
 
 def test_tool_end_to_end_with_resnet38(glas_prepared, tmp_path, capsys):
-    tool = importlib.util.spec_from_file_location(
-        'make_pseudo_masks_tool', osp.join(REPO, 'tools',
-                                           'make_pseudo_masks.py'))
-    module = importlib.util.module_from_spec(tool)
-    tool.loader.exec_module(module)
+    module = load_tool('make_pseudo_masks.py')
     model = _random_weights_resnet38()
     ckpt = str(tmp_path / 'cls.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
     out = str(tmp_path / 'pseudo')
     argv = [
-        TINY_CLS_CONFIG, ckpt, '--out', out, '--batch-size', '32',
+        TINY_CLS, ckpt, '--out', out, '--batch-size', '32',
         '--cfg-options', f'train_dataloader.dataset.data_root={glas_prepared}',
         'cam_cfg.input_size=32'
     ]
@@ -386,7 +308,7 @@ def test_tool_end_to_end_with_resnet38(glas_prepared, tmp_path, capsys):
     assert 0 <= summary['pseudo_mask']['mIoU'] <= 100
 
     with pytest.raises(SystemExit) as exit_info:
-        module.main([TINY_CLS_CONFIG, str(tmp_path / 'missing.pth'), '--out',
+        module.main([TINY_CLS, str(tmp_path / 'missing.pth'), '--out',
                      out])
     assert exit_info.value.code == 2
     assert 'error: ' in capsys.readouterr().err

@@ -9,7 +9,6 @@ models, nothing is trained, so the module stays fast.
 """
 import contextlib
 import hashlib
-import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -32,24 +31,11 @@ from oeem_mmseg.apis.config import (adapt_to_device, configure_train,
 from oeem_mmseg.utils import OEEMInputError
 from oeem_mmseg.utils.io import (atomic_write_bytes, check_output_location,
                                  read_binary_mask, read_label, read_rgb)
-from test_pseudo_masks import _stub_cfg, _stub_checkpoint, _stub_folder
+from tests.helpers import (REPO, TINY_CLS, TINY_SEG, load_tool, stub_cfg,
+                           stub_checkpoint, stub_folder)
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_tiny.py')
-TINY_CLS = osp.join(REPO, 'tests', 'configs', 'cls_r38_tiny.py')
 # a folder nobody, root included, can create files in
 UNWRITABLE = '/sys/oeem-reliability-out'
-
-
-def load_tool(path: str):
-    """A tool script as a module (under its own name: tools/test.py is no
-    stdlib ``test``)."""
-    name = 'tool_' + osp.splitext(osp.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(REPO, 'tools', path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 prepare = load_tool('dataset_converters/glas.py')
@@ -312,10 +298,10 @@ def test_cfg_options_may_add_new_keys():
 def stub_run(tmp_path):
     """(data folder, config file, checkpoint) of a stub CAM classifier on
     three images (see tests/test_pseudo_masks.py)."""
-    root = _stub_folder(tmp_path / 'data')
+    root = stub_folder(tmp_path / 'data')
     config = str(tmp_path / 'stub_cls.py')
-    _stub_cfg(root).dump(config)
-    return root, config, _stub_checkpoint(tmp_path / 'stub.pth')
+    stub_cfg(root).dump(config)
+    return root, config, stub_checkpoint(tmp_path / 'stub.pth')
 
 
 def test_pseudo_masks_never_write_into_the_dataset(stub_run, checkpoints,

@@ -2,7 +2,6 @@
 import logging
 import os.path as osp
 import struct
-import sys
 
 import numpy as np
 import pytest
@@ -15,12 +14,12 @@ from mmseg.registry import MODELS
 
 from oeem_mmseg.models.backbones.resnet38 import ResNet38
 from oeem_mmseg.utils.errors import OEEMInputError
+from tests.helpers import load_tool
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools', 'model_converters'))
-import resnet38_mxnet  # noqa: E402
-from resnet38_mxnet import (convert_mxnet_resnet38,  # noqa: E402
-                            read_mxnet_params, res38d_key)
+resnet38_mxnet = load_tool('model_converters/resnet38_mxnet.py')
+convert_mxnet_resnet38 = resnet38_mxnet.convert_mxnet_resnet38
+read_mxnet_params = resnet38_mxnet.read_mxnet_params
+res38d_key = resnet38_mxnet.res38d_key
 SMALL = 1 / 16  # channels 4, 8, 16, 32, 64, 128, 256
 
 

@@ -6,7 +6,6 @@ import os
 import os.path as osp
 import re
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,13 +18,11 @@ import oeem_mmseg  # noqa: F401  (registers everything)
 from oeem_mmseg.apis import (adapt_to_device, configure_test, configure_train,
                              load_config, use_aug_test)
 from oeem_mmseg.utils import OEEMInputError
+from tests.helpers import (REPO, TINY_CLS, TINY_SEG, load_tool, tool_command,
+                           tool_env)
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TINY_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_tiny.py')
-TINY_CLS = osp.join(REPO, 'tests', 'configs', 'cls_r38_tiny.py')
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import test as test_tool  # noqa: E402
-import train as train_tool  # noqa: E402
+test_tool = load_tool('test.py')
+train_tool = load_tool('train.py')
 
 
 def data_root_options(root):
@@ -223,15 +220,12 @@ def test_killed_training_resumes_to_the_same_final_iteration(
     import signal
     import time
     work_dir = str(tmp_path / 'killed')
-    command = [
-        sys.executable, osp.join(REPO, 'tools', 'train.py'), TINY_SEG,
-        '--work-dir', work_dir
-    ] + data_root_options(glas_prepared) + [
-        'train_cfg.max_iters=40', 'train_cfg.val_interval=40',
-        'param_scheduler.0.end=40'
-    ]
+    command = tool_command(
+        'train.py', TINY_SEG, '--work-dir', work_dir,
+        *data_root_options(glas_prepared), 'train_cfg.max_iters=40',
+        'train_cfg.val_interval=40', 'param_scheduler.0.end=40')
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.DEVNULL, env=tool_env())
     deadline = time.time() + 300
     while not osp.isfile(osp.join(work_dir, 'iter_3.pth')):
         assert process.poll() is None and time.time() < deadline
@@ -241,7 +235,7 @@ def test_killed_training_resumes_to_the_same_final_iteration(
     assert not osp.isfile(osp.join(work_dir, 'iter_40.pth'))
     subprocess.run(command + ['--resume'], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   timeout=300)
+                   timeout=300, env=tool_env())
     final = torch.load(osp.join(work_dir, 'iter_40.pth'), map_location='cpu',
                        weights_only=False)
     assert final['meta']['iter'] == 40

@@ -16,7 +16,6 @@ import pytest
 import shapely
 from shapely.geometry import shape as geojson_shape
 
-from conftest import REPO, TINY_SEG, write_slide
 from oeem_mmseg.apis import SlideOptions, infer_slide, init_model
 from oeem_mmseg.apis.inference import segment_image
 from oeem_mmseg.slides import (GLASS, RegionPolygons, SlideReader,
@@ -26,9 +25,10 @@ from oeem_mmseg.slides import (GLASS, RegionPolygons, SlideReader,
 from oeem_mmseg.slides.tile_store import TileStore
 from oeem_mmseg.utils import OEEMInputError
 from oeem_mmseg.utils.grid import tile_boxes
+from tests.helpers import (TINY_SEG, load_tool, tool_command, tool_env,
+                           write_slide)
 
-sys.path.insert(0, osp.join(REPO, 'tools'))
-import infer as infer_tool  # noqa: E402
+infer_tool = load_tool('infer.py')
 
 # more windows per forward pass than the tiny config's 4: faster on the CPU
 FAST = {'model.test_cfg.batch_size': 16}
@@ -334,9 +334,8 @@ def test_bad_slides_give_one_line_and_keep_outputs(gland_checkpoint,
 
 
 RUN_SLIDE = '''
-import resource, sys
-sys.path.insert(0, {tests!r})
-from conftest import TINY_SEG
+import resource
+from tests.helpers import TINY_SEG
 from oeem_mmseg.apis import SlideOptions, infer_slide, init_model
 model = init_model(TINY_SEG, {checkpoint!r},
                    cfg_options={{'model.test_cfg.batch_size': 16}})
@@ -364,10 +363,8 @@ def test_large_blank_slide_memory_does_not_grow(gland_checkpoint, tmp_path):
             (large, str(tmp_path / 'out_large'))]
     result = subprocess.run(
         [sys.executable, '-c', RUN_SLIDE.format(
-            tests=osp.join(REPO, 'tests'), checkpoint=gland_checkpoint,
-            runs=runs)],
-        capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONPATH=REPO))
+            checkpoint=gland_checkpoint, runs=runs)],
+        capture_output=True, text=True, timeout=600, env=tool_env())
     assert result.returncode == 0, result.stderr[-3000:]
     (_, _, _, small_peak), (tiles, tissue_tiles, computed, large_peak) = [
         [int(v) for v in line.split()]
@@ -388,11 +385,9 @@ def test_kill_and_resume(gland_checkpoint, tmp_path):
     out = str(tmp_path / 'out')
     parts = osp.join(out, 'kill.parts')
     process = subprocess.Popen(
-        [sys.executable, osp.join(REPO, 'tools', 'infer.py'), TINY_SEG,
-         gland_checkpoint, path, '--out', out, '--tile-size', '64',
-         '--batch-size', '16'],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env=dict(os.environ, PYTHONPATH=REPO))
+        tool_command('infer.py', TINY_SEG, gland_checkpoint, path, '--out',
+                     out, '--tile-size', '64', '--batch-size', '16'),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=tool_env())
     try:
         deadline = time.time() + 300
         while time.time() < deadline and process.poll() is None and (
