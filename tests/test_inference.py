@@ -55,14 +55,20 @@ def test_infer_tool_writes_masks_and_overlays_and_resumes(
                                '--out', out, '--block-size', '200'])
     assert summary == dict(done=2, skipped=0, failed=[])
     assert sorted(os.listdir(out)) == [
-        'a.png', 'a_overlay.png', 'b.png', 'b_overlay.png']
+        'a.png', 'a_overlay.png', 'a_provenance.json', 'b.png',
+        'b_overlay.png', 'b_provenance.json']
     from oeem_mmseg.utils.io import read_binary_mask, read_rgb
     assert read_binary_mask(osp.join(out, 'b.png')).shape == (300, 410)
     assert read_rgb(osp.join(out, 'a_overlay.png')).shape == (90, 70, 3)
     mtime = os.path.getmtime(osp.join(out, 'a.png'))
     summary = infer_tool.main([TINY_SEG, tiny_checkpoint, str(inputs),
-                               '--out', out, '--aug-test'])
+                               '--out', out])
     assert summary == dict(done=0, skipped=2, failed=[])
+    assert os.path.getmtime(osp.join(out, 'a.png')) == mtime
+    # outputs of other settings are refused, not reused (exit 2)
+    with pytest.raises(SystemExit):
+        infer_tool.main([TINY_SEG, tiny_checkpoint, str(inputs), '--out',
+                         out, '--aug-test'])
     assert os.path.getmtime(osp.join(out, 'a.png')) == mtime
 
 

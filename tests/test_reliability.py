@@ -543,7 +543,8 @@ def test_infer_output_names_never_collide(tiny_checkpoint, tmp_path, capsys):
         infer, [TINY_SEG, tiny_checkpoint, folder, '--out', out], capsys)
     assert code == 0, err
     assert '4 segmented' in stdout
-    assert sorted(os.listdir(out)) == sorted([
+    assert sorted(name for name in os.listdir(out)
+                  if not name.endswith('_provenance.json')) == sorted([
         'slide_png.png', 'slide_png_overlay.png', 'slide_jpg.png',
         'slide_jpg_overlay.png', 'a.png', 'a_overlay.png',
         'a_overlay_png.png', 'a_overlay_png_overlay.png'
@@ -564,7 +565,8 @@ def test_infer_skips_a_corrupt_image_and_says_so(tiny_checkpoint, tmp_path,
     errors = [line for line in err.splitlines() if line.startswith('error:')]
     assert len(errors) == 1 and 'b.png: cannot be read' in errors[0], err
     assert sorted(os.listdir(out)) == [
-        'a.png', 'a_overlay.png', 'c.png', 'c_overlay.png']
+        'a.png', 'a_overlay.png', 'a_provenance.json', 'c.png',
+        'c_overlay.png', 'c_provenance.json']
 
 
 @pytest.mark.parametrize('options, expected', [

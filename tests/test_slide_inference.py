@@ -191,7 +191,7 @@ def test_small_slide_end_to_end(gland_checkpoint, tmp_path, capsys):
     assert summary == dict(done=1, skipped=0, failed=[])
     assert sorted(os.listdir(out)) == [
         'small.geojson', 'small_areas.csv', 'small_areas.json',
-        'small_mask.tif', 'small_overlay.png'
+        'small_mask.tif', 'small_overlay.png', 'small_provenance.json'
     ]
     mask = read_mask(osp.join(out, 'small_mask.tif'))
     assert mask.shape == (600, 800)
@@ -329,7 +329,7 @@ def test_bad_slides_give_one_line_and_keep_outputs(gland_checkpoint,
     # or unfinished files are left
     assert sorted(os.listdir(out)) == [
         'a_good.geojson', 'a_good_areas.csv', 'a_good_areas.json',
-        'a_good_mask.tif', 'a_good_overlay.png'
+        'a_good_mask.tif', 'a_good_overlay.png', 'a_good_provenance.json'
     ]
 
 

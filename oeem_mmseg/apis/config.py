@@ -103,9 +103,10 @@ def load_config(config: str,
         cfg = Config.fromfile(config)
     except SyntaxError as error:
         where = f' line {error.lineno}' if error.lineno else ''
+        name = (error.filename if error.filename
+                and not error.filename.startswith('<') else config)
         raise OEEMInputError(
-            f'{error.filename or config}{where}: not a valid config file '
-            f'({error.msg})') from None
+            f'{name}{where}: not a valid config file ({error.msg})') from None
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)

@@ -18,7 +18,8 @@ from ..utils.errors import OEEMInputError
 from ..utils.grid import Box, tile_boxes
 from ..utils.io import (IMAGE_SUFFIXES, atomic_write_png,
                         check_output_location, read_image_hw, read_rgb)
-from ..utils.provenance import check_provenance, model_record
+from ..utils.provenance import (check_provenance, model_record,
+                                write_provenance)
 from ..utils.visualization import label_overlay
 from .config import adapt_to_device, load_config, use_aug_test
 from .regions import segment_region
@@ -189,10 +190,9 @@ def infer_images(model: torch.nn.Module,
                 continue
             mask_path = osp.join(out_dir, names[path] + '.png')
             overlay_path = osp.join(out_dir, names[path] + '_overlay.png')
-            check_provenance(
-                osp.join(out_dir, names[path] + '_provenance.json'),
-                dict(model_rec, image=osp.abspath(path)),
-                [mask_path, overlay_path])
+            record_path = osp.join(out_dir, names[path] + '_provenance.json')
+            record = dict(model_rec, image=osp.abspath(path))
+            check_provenance(record_path, record, [mask_path, overlay_path])
             if osp.isfile(mask_path) and osp.isfile(overlay_path):
                 skipped += 1
                 continue
@@ -202,6 +202,7 @@ def infer_images(model: torch.nn.Module,
             failed.append(str(error))
             continue
         mask = segment_image(model, image, block_size)
+        write_provenance(record_path, record)
         atomic_write_png(overlay_path, label_overlay(image, mask, palette))
         atomic_write_png(mask_path, mask, palette)
         done += 1

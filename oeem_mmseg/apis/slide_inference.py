@@ -12,7 +12,7 @@ Outputs in ``out_dir`` for a slide ``NAME.svs``:
 - ``NAME.parts/`` while it runs: the finished tiles, kept until the outputs
   are written, so that a run started again skips them;
 - ``NAME_provenance.json``: what made them (:func:`slide_record`), written
-  first; a re-run reuses tiles and outputs only when its record is the same,
+  before them; a re-run reuses tiles and outputs only when its record is the same,
   and refuses with one line otherwise (:func:`check_provenance`).
 """
 import math
@@ -39,7 +39,8 @@ from ..slides.tissue import TissueMap, tissue_mask
 from ..utils.errors import OEEMInputError
 from ..utils.grid import Box, tile_boxes
 from ..utils.io import atomic_write_png, remove_partial_output
-from ..utils.provenance import check_provenance, model_record
+from ..utils.provenance import (check_provenance, model_record,
+                                write_provenance)
 from ..utils.visualization import label_overlay
 from .regions import region_context, segment_region
 
@@ -295,6 +296,7 @@ def infer_slide(model: torch.nn.Module,
                               resolution, options)
         check_provenance(outputs['provenance'], record,
                          finals + [outputs['parts']])
+        write_provenance(outputs['provenance'], record)
         if all(osp.isfile(p) for p in finals):
             return dict(status='skipped')
         for final in finals:

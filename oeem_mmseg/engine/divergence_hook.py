@@ -25,7 +25,8 @@ class DivergenceHook(Hook):
     finite (checked every iteration: one scalar) or when the weights are not
     (checked before each checkpoint is saved and after each validation,
     before the best checkpoint is selected): no such model is saved or
-    selected.
+    selected. Weights that grow huge but stay finite are not caught until
+    they overflow (or make the loss do so).
 
     Registered in MMEngine's root registry (found from the ``mmseg`` and
     ``mmpretrain`` scopes) and in ``default_hooks`` of the schedules.
@@ -54,11 +55,9 @@ class DivergenceHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         self._check_weights(checkpoint.get('state_dict') or {},
-                            f'at iteration {runner.iter}, the checkpoint was '
-                            'not saved')
+                            '(the checkpoint was not saved)')
 
     def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
         from ..apis.train_test import bare_model
         self._check_weights(bare_model(runner).state_dict(),
-                            f'at iteration {runner.iter}, no checkpoint was '
-                            'selected')
+                            'after validation (no checkpoint was selected)')

@@ -38,7 +38,10 @@ def read_image_hw(path: str) -> Tuple[int, int]:
     try:
         with Image.open(path) as img:
             width, height = img.size
-    except (UnidentifiedImageError, OSError) as error:
+    except UnidentifiedImageError:
+        raise OEEMInputError(f'{path}: cannot be read as an image (corrupt '
+                             'or unsupported format)') from None
+    except OSError as error:
         raise OEEMInputError(
             f'{path}: cannot be read as an image ({error})') from None
     finally:

@@ -72,19 +72,22 @@ def describe(paths: Sequence[str], limit: int = 4) -> str:
     return ', '.join(paths[:limit]) + more
 
 
+def write_provenance(path: str, record: dict) -> None:
+    """Write ``record`` to ``path`` (atomically), before the outputs it
+    describes."""
+    atomic_write_bytes(path, json.dumps(plain(record), indent=1).encode())
+
+
 def check_provenance(path: str, record: dict, outputs: Sequence[str]) -> None:
-    """Before outputs are reused or completed: the record ``path`` must
-    hold ``record`` when any of ``outputs`` exists; where none exists,
-    ``record`` is written (replacing a stale one).
+    """Before outputs are reused or completed: when any of ``outputs``
+    exists, the record ``path`` must hold ``record``.
 
     Raises:
         OEEMInputError: outputs exist without a record, or with another
             one (the message names what differs); nothing is changed.
     """
-    record = plain(record)
     existing = [output for output in outputs if osp.lexists(output)]
     if not existing:
-        atomic_write_bytes(path, json.dumps(record, indent=1).encode())
         return
     stored = None
     if osp.isfile(path):
@@ -97,7 +100,7 @@ def check_provenance(path: str, record: dict, outputs: Sequence[str]) -> None:
         raise OEEMInputError(
             f'{existing[0]}: made by an unknown run ({path} is missing or '
             'unreadable); delete the outputs or choose another --out')
-    changed = differences(stored, record)
+    changed = differences(stored, plain(record))
     if changed:
         raise OEEMInputError(
             f'{existing[0]}: made with other settings ({describe(changed)} '

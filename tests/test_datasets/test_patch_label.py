@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from oeem_mmseg.utils.errors import OEEMInputError
-from test_patch_labels import patch_dataset, write_patch
+from tests.test_patch_labels import patch_dataset, write_patch
 
 
 def test_duplicate_csv_rows_are_refused_naming_both_lines(tmp_path):

@@ -4,7 +4,7 @@ import os
 
 import cv2
 
-from test_reliability import assert_refused, prepare
+from tests.test_reliability import assert_refused, prepare
 
 
 def test_a_size_mismatch_is_found_before_converting(make_glas_source,

@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 
-from test_reliability import assert_refused, make_pseudo_masks, stub_run  # noqa: F401,E501
+from tests.test_reliability import assert_refused, make_pseudo_masks, stub_run  # noqa: F401,E501
 
 
 @pytest.mark.parametrize('option', ['--out', '--show-dir'])

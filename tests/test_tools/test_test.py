@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 
-from test_reliability import TINY_SEG, assert_refused, data_root_options, test
+from tests.test_reliability import TINY_SEG, assert_refused, data_root_options, test
 
 
 @pytest.mark.parametrize('option', ['--out', '--show-dir', '--work-dir'])

@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 import torch
 
-from test_reliability import (TINY_CLS, TINY_SEG, assert_refused,
+from tests.test_reliability import (TINY_CLS, TINY_SEG, assert_refused,
                               data_root_options, train)
 
 
@@ -52,7 +52,8 @@ def test_a_refused_resume_leaves_nothing_in_the_work_dir(tiny_checkpoint,
     assert os.listdir(work_dir) == []
     other = str(tmp_path / 'other.pth')
     torch.save(dict(state_dict={'x': torch.ones(1)}, meta=dict(epoch=0,
-                    iter=1), message_hub={}, optimizer={}), other)
+                    iter=1), message_hub={}, optimizer={},
+                    param_schedulers=[]), other)
     assert_refused(train, [TINY_SEG, '--work-dir', str(work_dir), '--resume',
                            other] + data_root_options(glas_prepared),
                    capsys, 'not a checkpoint of')

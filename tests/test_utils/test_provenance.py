@@ -10,12 +10,13 @@ import pytest
 import torch
 
 import oeem_mmseg.apis.slide_inference as slide_api
-from conftest import TINY_SEG, write_slide
+from tests.helpers import TINY_SEG, write_slide
 from oeem_mmseg.apis import SlideOptions, infer_slide, init_model
 from oeem_mmseg.apis.inference import infer_images
 from oeem_mmseg.utils import OEEMInputError
 from oeem_mmseg.utils.provenance import (check_provenance, differences,
-                                         model_record, weights_sha256)
+                                         model_record, weights_sha256,
+                                         write_provenance)
 
 FAST = {'model.test_cfg.batch_size': 16}
 OPTIONS = SlideOptions(tile_size=64)
@@ -47,10 +48,10 @@ def test_weights_hash_follows_content_not_path(gland_checkpoint,
         'model.data_preprocessor.mean']
 
 
-def test_check_provenance_writes_then_compares(tmp_path):
+def test_check_provenance_compares_when_outputs_exist(tmp_path):
     record, output = str(tmp_path / 'r.json'), str(tmp_path / 'o.png')
-    check_provenance(record, dict(a=1), [output])
-    check_provenance(record, dict(a=2), [output])  # no output yet: replaced
+    check_provenance(record, dict(a=1), [output])  # no output: nothing to do
+    write_provenance(record, dict(a=2))
     open(output, 'w').close()
     check_provenance(record, dict(a=2), [output])
     with pytest.raises(OEEMInputError, match='o.png: made with other '
