@@ -296,7 +296,6 @@ def infer_slide(model: torch.nn.Module,
                               resolution, options)
         check_provenance(outputs['provenance'], record,
                          finals + [outputs['parts']])
-        write_provenance(outputs['provenance'], record)
         if all(osp.isfile(p) for p in finals):
             return dict(status='skipped')
         for final in finals:
@@ -309,6 +308,7 @@ def infer_slide(model: torch.nn.Module,
         thumb_scale = resolution.downsample / thumb_resolution.downsample
         tissue = (TissueMap(tissue_mask(thumbnail), (thumb_scale, ) * 2)
                   if options.tissue_mask else None)
+        write_provenance(outputs['provenance'], record)
         if not osp.isfile(outputs['mask']):
             summary.update(_make_mask(model, slide, resolution, tissue,
                                       options, outputs, palette, record))

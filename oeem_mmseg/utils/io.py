@@ -41,6 +41,9 @@ def read_image_hw(path: str) -> Tuple[int, int]:
     except UnidentifiedImageError:
         raise OEEMInputError(f'{path}: cannot be read as an image (corrupt '
                              'or unsupported format)') from None
+    except PermissionError:
+        raise OEEMInputError(f'{path}: permission denied (cannot read this '
+                             'image file)') from None
     except OSError as error:
         raise OEEMInputError(
             f'{path}: cannot be read as an image ({error})') from None
