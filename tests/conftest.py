@@ -25,14 +25,21 @@ made by the builders of :mod:`tests.helpers`.
 
 The other fixtures are function-scoped: tests may modify the folders.
 """
+import os
 import os.path as osp
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Dict
 
 import numpy as np
 import pytest
+import torch
 
-from tests.helpers import (TINY_SEG, draw_glas_image, gland_masks_of,
-                           load_tool, write_glas_source, write_tissue_patches)
+from oeem_mmseg.models.backbones.resnet38 import ResNet38
+from tests.helpers import (TINY_CLS, TINY_SEG, draw_glas_image,
+                           gland_masks_of, load_tool, model_state,
+                           write_glas_source, write_tissue_patches)
 
 
 @pytest.fixture
@@ -72,7 +79,6 @@ def glas_prepared(glas_official_src, tmp_path) -> str:
 
 @pytest.fixture(scope='session')
 def tiny_checkpoint(tmp_path_factory) -> str:
-    import torch
     from mmengine.registry import init_default_scope
     from mmseg.registry import MODELS
 
@@ -91,7 +97,6 @@ def gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
     """The tiny segmentor with its last layer set so that it marks the
     synthetic glands of :func:`draw_glas_image` (IoU about 0.6): masks with
     regions of both classes for the slide tests. Not a trained model."""
-    import torch
     from mmengine.registry import init_default_scope
 
     from oeem_mmseg.apis.inference import init_model
@@ -115,6 +120,53 @@ def gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp('ckpt') / 'glands.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), path)
     return path
+
+
+@pytest.fixture
+def shared_dir():
+    """A folder every user can enter (pytest's tmp_path is root's only)."""
+    path = tempfile.mkdtemp(prefix='oeem-reliability-')
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.fixture(scope='session')
+def checkpoints(tmp_path_factory) -> Dict[str, str]:
+    """Checkpoint files for the tiny segmentor: ``seg`` (its weights),
+    ``cls`` (the tiny classifier's), ``wide`` (the segmentor at twice the
+    width), ``random`` (unrelated keys), ``truncated`` (half of ``seg``),
+    ``foreign_training`` (the classifier's weights with every entry resume
+    reads)."""
+    root = tmp_path_factory.mktemp('checkpoints')
+    seg = model_state(TINY_SEG, 'mmseg')
+    cls = model_state(TINY_CLS, 'mmpretrain')
+    wide = model_state(
+        TINY_SEG, 'mmseg', **{'model.backbone.width_mult': 1 / 8,
+                              'model.decode_head.in_channels': 512,
+                              'model.auxiliary_head.in_channels': 128})
+    contents = dict(
+        seg={'state_dict': seg, 'meta': {}},
+        cls={'state_dict': cls, 'meta': {}},
+        wide={'state_dict': wide, 'meta': {}},
+        random={'state_dict': {'fc.weight': torch.zeros(3, 4)}},
+        foreign_training={
+            'state_dict': cls, 'meta': {'epoch': 1, 'iter': 2},
+            'message_hub': {}, 'optimizer': {}, 'param_schedulers': []})
+    paths = {}
+    for name, content in contents.items():
+        paths[name] = str(root / f'{name}.pth')
+        torch.save(content, paths[name])
+    data = Path(paths['seg']).read_bytes()
+    paths['truncated'] = str(root / 'truncated.pth')
+    Path(paths['truncated']).write_bytes(data[:len(data) // 2])
+    return paths
+
+
+@pytest.fixture(scope='module')
+def full_model() -> ResNet38:
+    torch.manual_seed(0)
+    return ResNet38().eval()
 
 
 @pytest.fixture(autouse=True)

@@ -26,6 +26,8 @@ Tool scripts: :func:`load_tool` imports one as a module (its ``main(argv)``
 runs it in this process), :func:`tool_command` is the command line that
 runs it in a subprocess.
 """
+import contextlib
+import hashlib
 import importlib.util
 import os
 import os.path as osp
@@ -33,23 +35,34 @@ import sys
 import zlib
 from pathlib import Path
 from types import ModuleType
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
+import shapely
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.model import BaseModule
+from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
 
+from oeem_mmseg.apis.config import adapt_to_device, load_config
 from oeem_mmseg.apis.pseudo_masks import build_classifier
+from oeem_mmseg.cam import image_pseudo_mask
+from oeem_mmseg.datasets.glas_patch import patch_labels
+from oeem_mmseg.evaluation import glands, object_statistics
+from oeem_mmseg.models.backbones.resnet38 import ResNet38
+from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.utils.io import atomic_write_png
+from oeem_mmseg.utils.stain import from_stain_amounts
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_tiny.py')
 TINY_CLS = osp.join(REPO, 'tests', 'configs', 'cls_r38_tiny.py')
+# a folder nobody, root included, can create files in
+UNWRITABLE = '/sys/oeem-reliability-out'
 STROMA_RGB = (228, 170, 214)
 EPITHELIUM_RGB = (120, 60, 150)
 LUMEN_RGB = (246, 236, 246)
@@ -405,3 +418,158 @@ def tool_env(**variables: str) -> Dict[str, str]:
     ``oeem_mmseg`` and ``tests``, plus ``variables``."""
     return dict(os.environ, PYTHONPATH=REPO, **variables)
 
+
+def snapshot(paths: Iterable[str]) -> Dict[str, Tuple[str, int]]:
+    """Content hash and mtime of every file under ``paths``."""
+    files = {}
+    for root in paths:
+        root = Path(root)
+        for path in [root] if root.is_file() else sorted(root.rglob('*')):
+            if path.is_file():
+                digest = hashlib.sha1(path.read_bytes()).hexdigest()
+                files[str(path)] = (digest, path.stat().st_mtime_ns)
+    return files
+
+
+def run_tool(tool: ModuleType, argv: List[str],
+             capsys) -> Tuple[int, str, str]:
+    """``tool.main(argv)`` (``tool`` from :func:`load_tool`): exit status,
+    stdout, stderr."""
+    try:
+        tool.main(argv)
+        code = 0
+    except SystemExit as exit_info:
+        code = exit_info.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_refused(tool, argv, capsys, *expected: str,
+                   inputs: Iterable[str] = ()) -> str:
+    """The tool exits 2 with one ``error:`` line holding ``expected``, no
+    traceback, and the files under ``inputs`` unchanged; returns the
+    line."""
+    inputs = list(inputs)
+    before = snapshot(inputs)
+    code, _, err = run_tool(tool, argv, capsys)
+    errors = [line for line in err.splitlines() if line.startswith('error:')]
+    assert code == 2, err[-2000:]
+    assert len(errors) == 1 and 'Traceback' not in err, err[-2000:]
+    for text in expected:
+        assert text in errors[0], errors[0]
+    assert snapshot(inputs) == before
+    return errors[0]
+
+
+def data_root_options(root: str) -> list:
+    return ['--cfg-options'] + [
+        f'{loader}.dataset.data_root={root}'
+        for loader in ('train_dataloader', 'val_dataloader',
+                       'test_dataloader')
+    ]
+
+
+@contextlib.contextmanager
+def unprivileged():
+    """Run as a user bound by file permissions (``nobody`` when the tests run
+    as root, who is not)."""
+    if os.geteuid() != 0:
+        yield
+        return
+    from PIL import Image
+    Image.init()  # PIL imports its format plugins lazily; nobody may not
+    # read the site-packages of root's Python
+    os.setegid(65534)
+    os.seteuid(65534)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def model_state(config: str, scope: str, **cfg_options) -> dict:
+    """The state dict of a config's freshly built model."""
+    if scope == 'mmseg':
+        from mmseg.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    cfg = adapt_to_device(load_config(config, cfg_options=cfg_options))
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope(scope):
+        return MODELS.build(cfg.model).state_dict()
+
+
+SMALL = 1 / 16  # channels 4, 8, 16, 32, 64, 128, 256
+
+
+def small(**kwargs) -> ResNet38:
+    torch.manual_seed(kwargs.pop('seed', 0))
+    return ResNet38(width_mult=SMALL, **kwargs)
+
+
+def assert_same_tensors(model: nn.Module, state: dict):
+    own = model.state_dict()
+    for key, value in state.items():
+        assert torch.equal(own[key], value), key
+
+
+def stained(haematoxylin: float, eosin: float, seed: int = 0,
+            size=(32, 48)) -> torch.Tensor:
+    """(3, H, W) uint8 RGB of random H and E amounts (up to the given
+    maxima), no DAB, the top 8 rows glass."""
+    gen = torch.Generator().manual_seed(seed)
+    amounts = torch.zeros((3,) + size, dtype=torch.float64)
+    amounts[0] = haematoxylin * torch.rand(size, generator=gen)
+    amounts[1] = eosin * torch.rand(size, generator=gen)
+    amounts[:, :8] = 0
+    return from_stain_amounts(amounts).round().byte()
+
+
+def square(size, top, left, side):
+    mask = np.zeros(size, np.uint8)
+    mask[top:top + side, left:left + side] = 1
+    return mask
+
+
+def objects(pred, gt):
+    return object_statistics(*glands(pred), *glands(gt))
+
+
+TISSUE_METAINFO = dict(classes=TISSUE_CLASSES, palette=TISSUE_PALETTE[:4])
+
+
+# more windows per forward pass than the tiny config's 4: faster on the CPU
+FAST = {'model.test_cfg.batch_size': 16}
+
+
+def rasterize(polygons, shape) -> np.ndarray:
+    """Pixels (H, W) whose centre lies in a polygon (pixel-edge
+    coordinates), counted per polygon."""
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    count = np.zeros(shape, int)
+    for polygon in polygons:
+        count += shapely.contains_xy(polygon, xs + 0.5, ys + 0.5)
+    return count
+
+
+def read_slide_mask(path) -> np.ndarray:
+    import tifffile
+    return tifffile.imread(path, key=0)
+
+
+def glas_pseudo_mask(generator, image, mask, with_probs=False):
+    """The pseudo-mask of an image whose patch labels come from its mask, as
+    GlaSPatchDataset gives them."""
+    boxes = grid_boxes(*mask.shape, 112, 56)
+    return image_pseudo_mask(generator, image, boxes,
+                             patch_labels(mask, boxes), with_probs)
+
+
+def random_weights_resnet38():
+    cfg = Config.fromfile(TINY_CLS)
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = build_classifier(cfg)
+    model.init_weights()
+    return model.eval()

@@ -8,8 +8,12 @@ import torch
 
 from oeem_mmseg.utils import OEEMInputError
 from oeem_mmseg.utils.checkpoint import read_state_dict
-from tests.test_reliability import (TINY_CLS, TINY_SEG, assert_refused,
-                              data_root_options, infer, test, train)
+from tests.helpers import (TINY_CLS, TINY_SEG, assert_refused,
+                           data_root_options, load_tool)
+
+infer = load_tool('infer.py')
+test = load_tool('test.py')
+train = load_tool('train.py')
 
 DIVERGE = ['optim_wrapper.optimizer.lr=1e6']
 
