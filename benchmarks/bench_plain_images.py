@@ -2,7 +2,8 @@
 whole) and on the same pixels as a tiled TIFF (read tile by tile, as a
 slide), each run in a fresh process.
 
-    python benchmarks/bench_plain_images.py --sizes 4000 8000 20000
+    python benchmarks/bench_plain_images.py --sizes 2000
+    python benchmarks/bench_plain_images.py --no-model --sizes 8000 20000
 
 Images are square, synthetic tissue colours with noise; the model is the
 tiny test config with random weights (only memory matters). Per size and
@@ -66,24 +67,42 @@ def write_tiled_tiff(path: str, side: int) -> None:
     os.remove(path + '.npy')
 
 
-# runs tools/infer.py and prints its process's peak RSS (KiB) when it exits
+# runs tools/infer.py and prints its process's peak RSS (KiB, VmHWM: of this
+# program alone, where ru_maxrss would keep the parent's from before exec)
+# when it exits;
+# with --no-model, the model's predictions are replaced by zeros (its memory
+# is bounded by --block-size / --tile-size, and it is slow on a CPU)
 PEAK = """
-import atexit, resource, runpy, sys
-atexit.register(lambda: print('peak_kib', resource.getrusage(
-    resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr))
+import atexit, os, runpy, sys
+import numpy as np
+def peak():
+    with open('/proc/self/status') as f:
+        kib = [line.split()[1] for line in f if line.startswith('VmHWM')]
+    print('peak_kib', kib[0], file=sys.stderr)
+atexit.register(peak)
+if os.environ.get('BENCH_NO_MODEL'):
+    import oeem_mmseg.apis.inference as images
+    import oeem_mmseg.apis.slide_inference as slides
+    images.segment_image = lambda model, image, block_size=2048: np.zeros(
+        image.shape[:2], np.uint8)
+    slides.segment_region = lambda model, read, box, shape: np.zeros(
+        read(box).shape[:2], np.uint8)[:box[2] - box[0], :box[3] - box[1]]
 sys.argv = sys.argv[1:]
 runpy.run_path(sys.argv[0], run_name='__main__')
 """
 
 
-def run(argv) -> dict:
-    """``tools/infer.py argv`` in a fresh process: exit status, last error
-    line, seconds, peak RSS of the process (MiB)."""
+def run(repo: str, argv, no_model: bool) -> dict:
+    """``tools/infer.py argv`` of the checkout ``repo`` in a fresh process:
+    exit status, last error line, seconds, peak RSS of the process
+    (MiB)."""
     start = time.perf_counter()
+    env = dict(os.environ, PYTHONPATH=repo)
+    if no_model:
+        env['BENCH_NO_MODEL'] = '1'
     result = subprocess.run(
-        [sys.executable, '-c', PEAK, osp.join(REPO, 'tools', 'infer.py'),
-         *argv],
-        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=REPO))
+        [sys.executable, '-c', PEAK, osp.join(repo, 'tools', 'infer.py'),
+         *argv], capture_output=True, text=True, env=env)
     lines = result.stderr.splitlines()
     errors = [line for line in lines if line.startswith('error:')]
     peak = [int(line.split()[1]) for line in lines
@@ -97,6 +116,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--sizes', type=int, nargs='+', default=[4000, 8000])
     parser.add_argument('--formats', nargs='+', default=['png', 'tif'])
+    parser.add_argument('--no-model', action='store_true',
+                        help='predict zeros instead of running the model '
+                        '(memory of reading and writing alone, fast)')
+    parser.add_argument('--repo', default=REPO,
+                        help='the checkout whose tools/infer.py runs (e.g. '
+                        'an older one, to compare)')
     args = parser.parse_args()
     import torch
     from mmengine.registry import init_default_scope
@@ -112,9 +137,10 @@ def main() -> None:
             for fmt in args.formats:
                 path = osp.join(tmp, f'image{side}.{fmt}')
                 (write_png if fmt == 'png' else write_tiled_tiff)(path, side)
-                figures = run([TINY_SEG, checkpoint, path, '--out',
-                               osp.join(tmp, f'out_{side}_{fmt}'),
-                               '--level', '0', '--batch-size', '16'])
+                figures = run(args.repo, [
+                    TINY_SEG, checkpoint, path, '--out',
+                    osp.join(tmp, f'out_{side}_{fmt}'), '--level', '0',
+                    '--batch-size', '16'], args.no_model)
                 print(f'{side}x{side} {fmt}: exit {figures["code"]} '
                       f'{figures["seconds"]:.0f} s, peak RSS '
                       f'{figures["peak_mib"]:.0f} MiB {figures["error"]}',

@@ -28,8 +28,8 @@ from .slide_inference import SlideOptions, infer_slide
 # Plain images (PNG, JPEG, BMP, stripped TIFF) are decoded whole: larger
 # ones are refused (memory: about PLAIN_BYTES_PER_PIXEL each, measured in
 # benchmarks/README.md); tiled TIFFs are read by tiles, as slides.
-MAX_PLAIN_PIXELS = 100_000_000
-PLAIN_BYTES_PER_PIXEL = 11
+MAX_PLAIN_PIXELS = 50_000_000
+PLAIN_BYTES_PER_PIXEL = 25
 # what an output name is followed by in the files of an image or a slide
 OUTPUT_SUFFIXES = ('_overlay', '_mask', '_areas', '_provenance')
 

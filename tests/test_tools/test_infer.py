@@ -479,5 +479,5 @@ def test_huge_plain_images_are_refused_with_the_limit(tiny_checkpoint,
     line = assert_refused(infer_tool, [TINY_SEG, tiny_checkpoint, big, '--out',
                                   str(tmp_path / 'out')], capsys,
                           f'{big}: 20000x20000 pixels, more than the '
-                          '100000000', 'tiled TIFF')
+                          '50000000', 'tiled TIFF')
     assert 'GiB' in line
