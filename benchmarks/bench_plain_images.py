@@ -102,7 +102,7 @@ def run(repo: str, argv, no_model: bool) -> dict:
         env['BENCH_NO_MODEL'] = '1'
     result = subprocess.run(
         [sys.executable, '-c', PEAK, osp.join(repo, 'tools', 'infer.py'),
-         *argv], capture_output=True, text=True, env=env)
+         *argv], capture_output=True, text=True, env=env, cwd=repo)
     lines = result.stderr.splitlines()
     errors = [line for line in lines if line.startswith('error:')]
     peak = [int(line.split()[1]) for line in lines

@@ -96,7 +96,7 @@ def check_plain_image_size(path: str) -> None:
         gib = height * width * PLAIN_BYTES_PER_PIXEL / 2**30
         raise OEEMInputError(
             f'{path}: {width}x{height} pixels, more than the '
-            f'{MAX_PLAIN_PIXELS} of an image decoded whole (about {gib:.0f} '
+            f'{MAX_PLAIN_PIXELS} of an image decoded whole (about {gib:.1f} '
             'GiB of memory); convert it to a tiled TIFF, which is read tile '
             'by tile like a slide, e.g. vips tiffsave IN OUT.tif --tile '
             '--pyramid --compression deflate')
