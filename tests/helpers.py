@@ -655,6 +655,9 @@ def unprivileged():
     if os.geteuid() != 0:
         yield
         return
+    from PIL import Image
+    Image.init()  # PIL imports its format plugins lazily; nobody may not
+    # read the site-packages of root's Python
     os.setegid(65534)
     os.seteuid(65534)
     try:

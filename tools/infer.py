@@ -86,15 +86,15 @@ def main(argv=None) -> dict:
     cfg_options = dict(args.cfg_options or {})
     if args.batch_size is not None:
         cfg_options['model.test_cfg.batch_size'] = args.batch_size
+    slide_options = SlideOptions(  # checks the values: before the model
+        level=args.level, mpp=args.mpp, slide_mpp=args.slide_mpp,
+        tissue_mask=args.tissue_mask, tile_size=args.tile_size,
+        simplify=args.simplify)
     world = current_world(args.launcher)
     start_world(world)
     model = init_model(args.config, args.checkpoint,
                        rank_device(args.device, world), args.aug_test,
                        cfg_options)
-    slide_options = SlideOptions(
-        level=args.level, mpp=args.mpp, slide_mpp=args.slide_mpp,
-        tissue_mask=args.tissue_mask, tile_size=args.tile_size,
-        simplify=args.simplify)
     summary = infer_cohort(model, args.inputs, args.out, args.block_size,
                            slide_options, world, args.summary)
     if world.rank:  # rank 0 reports for all

@@ -7,7 +7,7 @@ import logging
 import os
 import os.path as osp
 import re
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -35,7 +35,7 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
     are refused; ``work_dir``, ``randomness.deterministic``,
     ``model.backbone.init_cfg.type`` are new entries and taken.
     """
-    for key in cfg_options:
+    for key, value in cfg_options.items():
         node: Any = cfg
         done: list = []
         for part in key.split('.'):
@@ -65,6 +65,28 @@ def check_cfg_options(cfg: Config, cfg_options: dict) -> None:
                     f'--cfg-options {key}: {where} is {node!r} in the '
                     'config, not a dict with keys')
             done.append(part)
+        else:
+            check_option_type(key, node, value)
+
+
+def check_option_type(key: str, old: Any, new: Any) -> None:
+    """Refuse ``--cfg-options key=new`` where the config's ``old`` value is a
+    number or a boolean and ``new`` is not (``max_iters=abc``,
+    ``lr=fast``)."""
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    wanted = None
+    if new is None:
+        pass
+    elif isinstance(old, bool) and not isinstance(new, bool):
+        wanted = 'True or False'
+    elif number(old) and not number(new):
+        wanted = 'a number'
+    if wanted:
+        raise OEEMInputError(
+            f'--cfg-options {key}={new}: want {wanted} (the config has '
+            f'{old!r})')
 
 
 def load_config(config: str,
@@ -79,7 +101,14 @@ def load_config(config: str,
     if launcher not in LAUNCHERS:
         raise OEEMInputError(
             f'--launcher {launcher}: not one of {", ".join(LAUNCHERS)}')
-    cfg = Config.fromfile(config)
+    try:
+        cfg = Config.fromfile(config)
+    except SyntaxError as error:
+        where = f' line {error.lineno}' if error.lineno else ''
+        name = (error.filename if error.filename
+                and not error.filename.startswith('<') else config)
+        raise OEEMInputError(
+            f'{name}{where}: not a valid config file ({error.msg})') from None
     if cfg_options:
         check_cfg_options(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
@@ -131,7 +160,8 @@ def configure_train(cfg: Config,
     the model is built (:func:`~.train_test.check_resume`). A backbone
     that would train from random weights with frozen parts is refused
     (:func:`check_trainable_backbone`)."""
-    check_output_location(cfg.work_dir, '--work-dir')
+    check_output_location(cfg.work_dir, '--work-dir',
+                          inputs=data_folders(cfg))
     check_backbone_weights(cfg)
     if amp:
         if not torch.cuda.is_available():
@@ -306,13 +336,34 @@ def use_aug_test(cfg: Config) -> Config:
     return cfg
 
 
-def dataset_folders(dataset_cfg: dict) -> Sequence[str]:
+def dataset_folders(dataset_cfg: dict) -> List[str]:
     """The folders a dataset config reads files from (``data_prefix``
-    entries, under ``data_root`` unless absolute)."""
+    entries, under ``data_root`` unless absolute; ``data_root`` itself
+    without them), wrapped datasets (``dataset``, ``datasets``) included."""
+    if not isinstance(dataset_cfg, dict):
+        return []
+    folders = []
+    for inner in [dataset_cfg.get('dataset')] + list(
+            dataset_cfg.get('datasets') or []):
+        folders += dataset_folders(inner)
     root = dataset_cfg.get('data_root') or ''
-    return [osp.join(root, prefix)
-            for prefix in (dataset_cfg.get('data_prefix') or {}).values()
-            if isinstance(prefix, str) and prefix]
+    prefixes = [prefix
+                for prefix in (dataset_cfg.get('data_prefix') or {}).values()
+                if isinstance(prefix, str) and prefix]
+    folders += [osp.join(root, prefix) for prefix in prefixes]
+    if root and not prefixes:
+        folders.append(root)
+    return folders
+
+
+def data_folders(cfg: Config) -> List[str]:
+    """The folders the dataloaders of ``cfg`` (training, validation, test)
+    read: outputs may not go there (:func:`check_output_location`)."""
+    return [folder
+            for loader in ('train_dataloader', 'val_dataloader',
+                           'test_dataloader')
+            for folder in dataset_folders(
+                (cfg.get(loader) or {}).get('dataset') or {})]
 
 
 def configure_test(cfg: Config,
@@ -341,18 +392,17 @@ def configure_test(cfg: Config,
     if not osp.isfile(checkpoint):
         raise OEEMInputError(f'{checkpoint}: checkpoint file not found')
     segmentation = _is_segmentation(cfg)
-    check_output_location(cfg.work_dir, '--work-dir')
+    inputs = data_folders(cfg)
+    check_output_location(cfg.work_dir, '--work-dir', inputs=inputs)
     if show_dir:
-        check_output_location(show_dir, '--show-dir')
+        check_output_location(show_dir, '--show-dir', inputs=inputs)
     if out:
         if not segmentation and not out.endswith(('.pkl', '.pickle')):
             raise OEEMInputError(
                 f'--out {out}: classification predictions are written as a '
                 'pickle file, want a name ending in .pkl')
-        check_output_location(
-            out, '--out', folder=segmentation,
-            inputs=dataset_folders(
-                (cfg.get('test_dataloader') or {}).get('dataset') or {}))
+        check_output_location(out, '--out', folder=segmentation,
+                              inputs=inputs)
     cfg.load_from = checkpoint
     # testing needs no training set: without these MMEngine builds no
     # training loop (a visualization hook asking for runner.iter would

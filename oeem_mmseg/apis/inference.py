@@ -1,6 +1,5 @@
 """Segmenting new images of any size, and whole slides, with a trained
 segmentor."""
-import logging
 import os
 import os.path as osp
 import time
@@ -9,7 +8,6 @@ from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
-from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 from tqdm import tqdm
 
@@ -20,15 +18,22 @@ from ..utils.checkpoint import load_model_weights
 from ..utils.device import resolve_device
 from ..utils.errors import OEEMInputError
 from ..utils.grid import Box, tile_boxes
-from ..utils.io import atomic_write_png, check_output_location, read_rgb
+from ..utils.io import (IMAGE_SUFFIXES, atomic_write_png,
+                        check_output_location, read_image_hw, read_rgb)
+from ..utils.provenance import (check_provenance, model_record,
+                                write_provenance)
 from ..utils.visualization import label_overlay
 from .config import adapt_to_device, load_config, use_aug_test
 from .regions import segment_region
 from .slide_inference import SlideOptions, infer_slide
 
-IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
+# Plain images (PNG, JPEG, BMP, stripped TIFF) are decoded whole: larger
+# ones are refused (memory: about PLAIN_BYTES_PER_PIXEL each, measured in
+# benchmarks/README.md); tiled TIFFs are read by tiles, as slides.
+MAX_PLAIN_PIXELS = 50_000_000
+PLAIN_BYTES_PER_PIXEL = 25
 # what an output name is followed by in the files of an image or a slide
-OUTPUT_SUFFIXES = ('_overlay', '_mask', '_areas')
+OUTPUT_SUFFIXES = ('_overlay', '_mask', '_areas', '_provenance')
 
 
 def init_model(config: str,
@@ -59,7 +64,6 @@ def init_model(config: str,
     model.dataset_meta = meta.get('dataset_meta') or dict(
         GlaSDataset.METAINFO)
     model.cfg = cfg
-    model.checkpoint = checkpoint
     return model.to(torch_device).eval()
 
 
@@ -84,6 +88,20 @@ def segment_image(model: torch.nn.Module,
         mask[core[0]:core[2], core[1]:core[3]] = segment_region(
             model, read, core, (height, width))
     return mask
+
+
+def check_plain_image_size(path: str) -> None:
+    """Refuse a plain image of more than :data:`MAX_PLAIN_PIXELS` pixels
+    (from its header), saying how to make it a tiled TIFF."""
+    height, width = read_image_hw(path)
+    if height * width > MAX_PLAIN_PIXELS:
+        gib = height * width * PLAIN_BYTES_PER_PIXEL / 2**30
+        raise OEEMInputError(
+            f'{path}: {width}x{height} pixels, more than the '
+            f'{MAX_PLAIN_PIXELS} of an image decoded whole (about {gib:.1f} '
+            'GiB of memory); convert it to a tiled TIFF, which is read tile '
+            'by tile like a slide, e.g. vips tiffsave IN OUT.tif --tile '
+            '--pyramid --compression deflate')
 
 
 def list_images(inputs: Sequence[str]) -> List[str]:
@@ -133,29 +151,42 @@ def infer_input(model: torch.nn.Module,
                 name: str,
                 out_dir: str,
                 block_size: int = 2048,
-                slide_options: Optional[SlideOptions] = None) -> dict:
+                slide_options: Optional[SlideOptions] = None,
+                model_rec: Optional[dict] = None) -> dict:
     """Segment one image or slide into ``out_dir`` under the output name
     ``name`` (see :func:`infer_images`), holding its lock ``NAME.lock``
     (:class:`OutputLock`) so that no other run writes the same outputs.
+    ``model_rec`` is the model's provenance record
+    (:func:`~oeem_mmseg.utils.provenance.model_record`; made here when not
+    given): existing outputs made with another record are refused.
 
     Returns:
         ``dict(status='done' | 'skipped', ...)`` (a slide:
         :func:`infer_slide`'s summary).
 
     Raises:
-        OEEMInputError: The input cannot be read, or
-            :class:`OutputBusy`: another live run holds its outputs.
+        OEEMInputError: The input cannot be read or its outputs were made
+            with another record, or :class:`OutputBusy`: another live run
+            holds its outputs.
     """
+    if model_rec is None:
+        model_rec = model_record(model)
     with OutputLock(osp.join(out_dir, name + '.lock'), path):
         if is_slide(path):
-            return infer_slide(model, path, out_dir, slide_options, name)
+            return infer_slide(model, path, out_dir, slide_options, name,
+                               model_rec)
         mask_path = osp.join(out_dir, name + '.png')
         overlay_path = osp.join(out_dir, name + '_overlay.png')
+        record_path = osp.join(out_dir, name + '_provenance.json')
+        record = dict(model_rec, image=osp.abspath(path))
+        check_provenance(record_path, record, [mask_path, overlay_path])
         if osp.isfile(mask_path) and osp.isfile(overlay_path):
             return dict(status='skipped')
+        check_plain_image_size(path)
         image = read_rgb(path)
         mask = segment_image(model, image, block_size)
         palette = model.dataset_meta['palette']
+        write_provenance(record_path, record)
         atomic_write_png(overlay_path, label_overlay(image, mask, palette))
         atomic_write_png(mask_path, mask, palette)
         return dict(status='done')
@@ -172,17 +203,21 @@ def infer_images(
 ) -> dict:
     """Segment every image and slide of ``inputs`` into ``out_dir``.
 
-    Images: ``NAME.png`` (the class index per pixel, with the palette) and
-    ``NAME_overlay.png``. Whole slides (:func:`is_slide`): the outputs of
+    Images: ``NAME.png`` (the class index per pixel, with the palette),
+    ``NAME_overlay.png`` and ``NAME_provenance.json`` (the model's record,
+    :func:`~oeem_mmseg.utils.provenance.model_record`, and the image).
+    Whole slides (:func:`is_slide`): the outputs of
     :func:`infer_slide` with ``slide_options``. ``NAME`` is the input's
     name without extension, made distinct where inputs would share outputs
     (:func:`output_names`).
 
     ``out_dir`` may not be one of the input folders (no input is ever
     replaced). Inputs whose outputs exist are skipped, and a slide resumes
-    from its finished slide tiles, so an interrupted run resumes. An input
-    that cannot be read, or whose outputs another live run is writing, is
-    reported and skipped; the others are processed.
+    from its finished slide tiles, so an interrupted run resumes, when they
+    were made with the same record; outputs of other weights, configuration
+    or options are refused. An input that cannot be read, whose outputs are
+    refused, or whose outputs another live run is writing, is reported and
+    skipped; the others are processed.
 
     Args:
         share: Picks, from all input files, those this process segments
@@ -196,22 +231,21 @@ def infer_images(
     """
     folders = [item if osp.isdir(item) else osp.dirname(osp.abspath(item))
                for item in inputs]
-    check_output_location(out_dir, '--out', inputs=folders)
+    check_output_location(out_dir, '--out', inputs=folders, inside=False)
     if block_size <= 0:
         raise OEEMInputError(f'--block-size {block_size}: must be positive')
     paths = list_images(inputs)
     names = output_names(paths)
+    model_rec = model_record(model)
     done = skipped = 0
     failed: List[str] = []
     for path in tqdm(share(paths) if share else paths, desc='segmenting',
-                     unit='image'):
+                     unit='image', disable=None):
         start = time.perf_counter()
         try:
             result = infer_input(model, path, names[path], out_dir,
-                                 block_size, slide_options)
+                                 block_size, slide_options, model_rec)
         except OEEMInputError as error:
-            print_log(f'skipped: {error}', logger='current',
-                      level=logging.WARNING)
             failed.append(str(error))
             result = dict(
                 status='busy' if isinstance(error, OutputBusy) else 'failed',

@@ -10,8 +10,12 @@ Outputs in ``out_dir`` for a slide ``NAME.svs``:
   class but the first (the background class), level-0 pixel coordinates;
 - ``NAME_areas.json`` / ``NAME_areas.csv``: pixels and mm² per class;
 - ``NAME.parts/`` while it runs: the finished tiles, kept until the outputs
-  are written, so that a run started again skips them.
+  are written, so that a run started again skips them;
+- ``NAME_provenance.json``: what made them (:func:`slide_record`), written
+  before them; a re-run reuses tiles and outputs only when its record is the same,
+  and refuses with one line otherwise (:func:`check_provenance`).
 """
+import math
 import os.path as osp
 import shutil
 import time
@@ -35,6 +39,8 @@ from ..slides.tissue import TissueMap, tissue_mask
 from ..utils.errors import OEEMInputError
 from ..utils.grid import Box, tile_boxes
 from ..utils.io import atomic_write_png, remove_partial_output
+from ..utils.provenance import (check_provenance, model_record,
+                                write_provenance)
 from ..utils.visualization import label_overlay
 from .regions import region_context, segment_region
 
@@ -68,6 +74,53 @@ class SlideOptions:
     simplify: float = 1.0
     thumbnail_size: int = 2048
 
+    def __post_init__(self) -> None:
+        """Refuse values that make no sense (before a model is loaded)."""
+        for option, value in (('--mpp', self.mpp),
+                              ('--slide-mpp', self.slide_mpp)):
+            if value is not None and not 0 < value < math.inf:
+                raise OEEMInputError(
+                    f'{option} {value}: must be a positive number of microns '
+                    'per pixel')
+        if self.level is not None and self.level < 0:
+            raise OEEMInputError(f'--level {self.level}: must be 0 or more')
+        if self.tile_size <= 0 or self.tile_size % 16:
+            raise OEEMInputError(f'--tile-size {self.tile_size}: must be a '
+                                 'positive multiple of 16')
+        if not 0 <= self.simplify < math.inf:
+            raise OEEMInputError(
+                f'--simplify {self.simplify}: must be 0 (none) or a positive '
+                'tolerance in pixels')
+        if self.thumbnail_size <= 0:
+            raise OEEMInputError(
+                f'thumbnail size {self.thumbnail_size}: must be positive')
+
+
+# Inference grids refused as nonsensical: a mask side below this many
+# pixels, or more tiles than this.
+MIN_MASK_SIDE = 32
+MAX_TILES = 100_000
+
+
+def check_grid(path: str, resolution: Resolution,
+               options: SlideOptions) -> None:
+    """Refuse an inference grid of a few pixels or of more than
+    :data:`MAX_TILES` tiles (an ``--mpp`` off by orders of magnitude),
+    with the numbers."""
+    size = options.tile_size
+    tiles = -(-resolution.height // size) * -(-resolution.width // size)
+    mpp = f' at {resolution.mpp:g} um/px' if resolution.mpp else ''
+    grid = (f'{path}: segmenting level {resolution.level}{mpp} gives a mask '
+            f'of {resolution.width}x{resolution.height} pixels')
+    if min(resolution.height, resolution.width) < MIN_MASK_SIDE:
+        raise OEEMInputError(
+            f'{grid}, under {MIN_MASK_SIDE} a side; choose a finer --mpp or '
+            '--level')
+    if tiles > MAX_TILES:
+        raise OEEMInputError(
+            f'{grid} in {tiles} tiles of {size} (limit {MAX_TILES}); choose '
+            'a coarser --mpp or --level, or a larger --tile-size')
+
 
 def slide_outputs(out_dir: str, name: str) -> Dict[str, str]:
     """The output paths of a slide with output name ``name`` (see the
@@ -77,8 +130,26 @@ def slide_outputs(out_dir: str, name: str) -> Dict[str, str]:
         for key, suffix in (('mask', '_mask.tif'), ('overlay', '_overlay.png'),
                             ('geojson', '.geojson'),
                             ('areas_json', '_areas.json'),
-                            ('areas_csv', '_areas.csv'), ('parts', '.parts'))
+                            ('areas_csv', '_areas.csv'), ('parts', '.parts'),
+                            ('provenance', '_provenance.json'))
     }
+
+
+def slide_record(model_rec: dict, slide: SlideReader, resolution: Resolution,
+                 options: SlideOptions) -> dict:
+    """What determines a slide's outputs: the model's record
+    (:func:`~oeem_mmseg.utils.provenance.model_record`), the slide, the
+    inference grid and the options."""
+    return dict(model_rec,
+                slide=osp.abspath(slide.path),
+                slide_size=[slide.width0, slide.height0],
+                level=resolution.level,
+                downsample=resolution.downsample,
+                size=[resolution.height, resolution.width],
+                tile_size=options.tile_size,
+                tissue_mask=options.tissue_mask,
+                simplify=options.simplify,
+                thumbnail_size=options.thumbnail_size)
 
 
 def _segment_tiles(model: torch.nn.Module, slide: SlideReader,
@@ -159,7 +230,7 @@ def _overlay(thumbnail: np.ndarray, thumb_scale: float, mask_path: str,
 def _make_mask(model: torch.nn.Module, slide: SlideReader,
                resolution: Resolution, tissue: Optional[TissueMap],
                options: SlideOptions, outputs: Dict[str, str],
-               palette: List[List[int]]) -> dict:
+               palette: List[List[int]], record: dict) -> dict:
     """Segment the tiles with tissue (reusing those an earlier run
     finished) and write the mask TIFF; returns ``dict(tiles, tissue_tiles,
     computed, reused, segment_seconds)``."""
@@ -168,16 +239,7 @@ def _make_mask(model: torch.nn.Module, slide: SlideReader,
              for box in tile_boxes(resolution.height, resolution.width, size)}
     selected = {index for index, box in boxes.items()
                 if tissue is None or tissue.any(box)}
-    store = TileStore(outputs['parts'], dict(
-        slide=osp.abspath(slide.path),
-        slide_size=[slide.width0, slide.height0],
-        level=resolution.level,
-        downsample=resolution.downsample,
-        size=[resolution.height, resolution.width],
-        tile_size=size,
-        tissue_mask=options.tissue_mask,
-        test_cfg=dict(model.test_cfg or {}),
-        checkpoint=getattr(model, 'checkpoint', None)))
+    store = TileStore(outputs['parts'], record)
     todo = [(index, boxes[index]) for index in sorted(selected)
             if index not in store]
     start = time.perf_counter()
@@ -199,12 +261,15 @@ def infer_slide(model: torch.nn.Module,
                 path: str,
                 out_dir: str,
                 options: Optional[SlideOptions] = None,
-                name: Optional[str] = None) -> dict:
+                name: Optional[str] = None,
+                model_rec: Optional[dict] = None) -> dict:
     """Segment a whole slide into ``out_dir`` (outputs: module doc) under
     the output name ``name`` (default: the file name without extension).
 
-    Outputs already there are kept; tiles finished by an interrupted run
-    are not computed again.
+    Outputs already there are kept, and tiles finished by an interrupted run
+    are not computed again, when they were made with the same record
+    (:func:`slide_record`; ``model_rec``: the model's, computed when not
+    given); otherwise an :class:`OEEMInputError`, and nothing is changed.
 
     Returns:
         ``dict(status='skipped')`` when every output exists, else
@@ -214,16 +279,10 @@ def infer_slide(model: torch.nn.Module,
         ``polygons`` when the annotations were.
     """
     options = options or SlideOptions()
-    if options.tile_size <= 0 or options.tile_size % 16:
-        raise OEEMInputError(f'--tile-size {options.tile_size}: must be a '
-                             'positive multiple of 16')
     outputs = slide_outputs(
         out_dir, name or osp.splitext(osp.basename(path))[0])
-    finals = [p for key, p in outputs.items() if key != 'parts']
-    if all(osp.isfile(p) for p in finals):
-        return dict(status='skipped')
-    for final in finals:
-        remove_partial_output(final)
+    finals = [p for key, p in outputs.items()
+              if key not in ('parts', 'provenance')]
     start = time.perf_counter()
     classes = list(model.dataset_meta['classes'])
     palette = [list(c) for c in model.dataset_meta['palette']]
@@ -232,6 +291,15 @@ def infer_slide(model: torch.nn.Module,
         mpp = (model.cfg.get('slide_cfg') or {}).get('mpp')
     with SlideReader(path, options.slide_mpp) as slide:
         resolution = slide.resolution(options.level, mpp)
+        check_grid(path, resolution, options)
+        record = slide_record(model_rec or model_record(model), slide,
+                              resolution, options)
+        check_provenance(outputs['provenance'], record,
+                         finals + [outputs['parts']])
+        if all(osp.isfile(p) for p in finals):
+            return dict(status='skipped')
+        for final in finals:
+            remove_partial_output(final)
         summary = dict(status='done', level=resolution.level,
                        downsample=resolution.downsample, mpp=resolution.mpp,
                        height=resolution.height, width=resolution.width,
@@ -240,9 +308,10 @@ def infer_slide(model: torch.nn.Module,
         thumb_scale = resolution.downsample / thumb_resolution.downsample
         tissue = (TissueMap(tissue_mask(thumbnail), (thumb_scale, ) * 2)
                   if options.tissue_mask else None)
+        write_provenance(outputs['provenance'], record)
         if not osp.isfile(outputs['mask']):
             summary.update(_make_mask(model, slide, resolution, tissue,
-                                      options, outputs, palette))
+                                      options, outputs, palette, record))
         elif mask_shape(outputs['mask'])[0] != (resolution.height,
                                                 resolution.width):
             raise OEEMInputError(

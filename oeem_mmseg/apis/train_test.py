@@ -66,10 +66,20 @@ def resume_entries(cfg: Config) -> List[str]:
     return required
 
 
-def check_resume(cfg: Config, runner: Runner) -> None:
+def build_model(cfg: Config) -> torch.nn.Module:
+    """The model of ``cfg`` alone (no runner: nothing is written), built in
+    the config's default scope."""
+    from mmengine.registry import MODELS, DefaultScope
+    adapt_to_device(cfg)
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
+        return MODELS.build(cfg.model)
+
+
+def check_resume(cfg: Config) -> None:
     """With ``cfg.resume``, check the checkpoint MMEngine will resume from
     (``cfg.load_from``, else the work dir's latest; none: training starts
-    from scratch) before training starts."""
+    from scratch) against the config's model, before the runner writes
+    anything (log folder, config dump)."""
     if not cfg.get('resume'):
         return
     path = cfg.get('load_from')
@@ -83,7 +93,7 @@ def check_resume(cfg: Config, runner: Runner) -> None:
                 f'names {path}, which does not exist; give the checkpoint '
                 'to resume from (--resume PATH)')
     try:
-        check_resume_checkpoint(bare_model(runner), path, resume_entries(cfg))
+        check_resume_checkpoint(build_model(cfg), path, resume_entries(cfg))
     except OEEMInputError as error:
         raise OEEMInputError(f'--resume: {error}') from None
 
@@ -91,9 +101,9 @@ def check_resume(cfg: Config, runner: Runner) -> None:
 def train_model(cfg: Config) -> torch.nn.Module:
     """Train with MMEngine's runner; returns the trained model. A checkpoint
     to resume from is checked first (:func:`check_resume`)."""
+    check_resume(cfg)
     runner = build_runner(cfg)
     try:
-        check_resume(cfg, runner)
         return runner.train()
     finally:
         _close_process_group()

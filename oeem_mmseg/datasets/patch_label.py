@@ -4,7 +4,7 @@ multi-hot label read from its name, from a CSV file, or from its mask."""
 import csv
 import os.path as osp
 import re
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.fileio import list_dir_or_file
@@ -12,8 +12,8 @@ from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS as PRETRAIN_DATASETS
 
 from ..utils.errors import OEEMInputError
-from ..utils.io import (IGNORE_INDEX, check_mask_size, read_class_mask,
-                        read_image_hw)
+from ..utils.io import (IGNORE_INDEX, IMAGE_SUFFIXES, check_mask_size,
+                        read_class_mask, read_image_hw)
 from .image_patches import ImagePatches
 
 LABEL_SOURCES = ('name', 'csv', 'mask')
@@ -69,8 +69,13 @@ def read_label_csv(path: str,
     the classes."""
     if not osp.isfile(path):
         raise OEEMInputError(f'{path}: label CSV file not found')
-    with open(path, newline='') as f:
-        rows = list(csv.reader(f))
+    try:  # utf-8-sig: Excel's UTF-8 export starts with a byte-order mark
+        with open(path, newline='', encoding='utf-8-sig') as f:
+            rows = list(csv.reader(f))
+    except UnicodeDecodeError as error:
+        raise OEEMInputError(
+            f'{path}: not a UTF-8 text file ({error.reason} at byte '
+            f'{error.start}); save it as CSV UTF-8') from None
     header = [field.strip() for field in rows[0]] if rows else []
     if 'path' not in header:
         raise OEEMInputError(
@@ -85,7 +90,8 @@ def read_label_csv(path: str,
                 f'{path}: no "label" column and no column for the classes '
                 f'{missing}')
         columns = [header.index(name) for name in class_names]
-    labels = {}
+    labels: Dict[str, np.ndarray] = {}
+    lines: Dict[str, int] = {}
     for line, row in enumerate(rows[1:], start=2):
         if not any(field.strip() for field in row):
             continue
@@ -94,8 +100,14 @@ def read_label_csv(path: str,
                 f'{path} line {line}: {len(row)} fields, the header has '
                 f'{len(header)}')
         patch = row[header.index('path')].strip()
+        key = osp.normpath(patch)
+        if key in lines:
+            raise OEEMInputError(
+                f'{path} lines {lines[key]} and {line}: two rows for the '
+                f'patch {patch}; keep one')
+        lines[key] = line
         text = ' '.join(row[column].strip().strip('[]') for column in columns)
-        labels[osp.normpath(patch)] = parse_label_vector(
+        labels[key] = parse_label_vector(
             text, class_names, f'{path} line {line} ({patch})')
     return labels
 
@@ -106,6 +118,11 @@ class PatchLabelDataset(MultiLabelDataset):
     recursively, sorted), each one patch of any size with a multi-hot label
     over the classes of ``metainfo`` (``classes`` and ``palette`` are
     required).
+
+    Patch files are those whose suffix is ``img_suffix`` (a suffix or a
+    tuple of them, any case; default: the image formats of
+    :data:`~oeem_mmseg.utils.io.IMAGE_SUFFIXES`); two files of one name
+    (``a.png``, ``a.jpg``) are refused.
 
     Labels, by ``label_source``:
 
@@ -138,7 +155,7 @@ class PatchLabelDataset(MultiLabelDataset):
                  data_prefix: dict = dict(img_path='training'),
                  ann_file: str = '',
                  label_source: str = 'name',
-                 img_suffix: str = '.png',
+                 img_suffix: Union[str, Sequence[str]] = IMAGE_SUFFIXES,
                  seg_map_suffix: str = '.png',
                  ignore_values: Sequence[int] = (),
                  min_fraction: float = 0.0,
@@ -178,19 +195,31 @@ class PatchLabelDataset(MultiLabelDataset):
             test_mode=test_mode,
             **kwargs)
 
-    def patch_names(self) -> List[str]:
-        """Paths of the patches relative to the patch folder, no suffix."""
+    def patch_files(self) -> Dict[str, str]:
+        """``{name: file}`` of the patches: paths relative to the patch
+        folder, without and with their suffix, sorted by name."""
         img_dir = self.data_prefix['img_path']
         if not osp.isdir(img_dir):
             raise OEEMInputError(f'{img_dir}: patch folder not found')
-        names = sorted(
-            path[:-len(self.img_suffix)] for path in list_dir_or_file(
-                img_dir, list_dir=False, suffix=self.img_suffix,
-                recursive=True))
-        if not names:
+        suffixes = ([self.img_suffix] if isinstance(self.img_suffix, str)
+                    else list(self.img_suffix))
+        files: Dict[str, str] = {}
+        for path in sorted(list_dir_or_file(img_dir, list_dir=False,
+                                            recursive=True)):
+            suffix = next((suffix for suffix in suffixes
+                           if path.lower().endswith(suffix.lower())), None)
+            if suffix is None:
+                continue
+            name = path[:-len(suffix)]
+            if name in files:
+                raise OEEMInputError(
+                    f'{osp.join(img_dir, path)}: a second patch named '
+                    f'{name} (beside {files[name]}); keep one')
+            files[name] = path
+        if not files:
             raise OEEMInputError(
-                f'{img_dir}: no {self.img_suffix} patches')
-        return names
+                f'{img_dir}: no {"/".join(suffixes)} patches')
+        return dict(sorted(files.items()))
 
     def mask_label(self, mask: np.ndarray, mask_path: str) -> np.ndarray:
         """The classes of a ground-truth mask (see the class doc)."""
@@ -210,26 +239,25 @@ class PatchLabelDataset(MultiLabelDataset):
     def load_data_list(self) -> List[dict]:
         img_dir = self.data_prefix['img_path']
         mask_dir = self.data_prefix.get('seg_map_path')
-        names = self.patch_names()
+        files = self.patch_files()
         if self.label_source == 'csv':
             csv_labels = read_label_csv(self.ann_file, self.CLASSES)
-            unlisted = [name for name in names
-                        if osp.normpath(name + self.img_suffix)
-                        not in csv_labels]
+            unlisted = [file for file in files.values()
+                        if osp.normpath(file) not in csv_labels]
             if unlisted:
                 raise OEEMInputError(
-                    f'{osp.join(img_dir, unlisted[0] + self.img_suffix)}: no '
-                    f'line in {self.ann_file} ({len(unlisted)} of '
-                    f'{len(names)} patches have none)')
+                    f'{osp.join(img_dir, unlisted[0])}: no line in '
+                    f'{self.ann_file} ({len(unlisted)} of {len(files)} '
+                    'patches have none)')
             missing = sorted(set(csv_labels) - {
-                osp.normpath(name + self.img_suffix) for name in names})
+                osp.normpath(file) for file in files.values()})
             if missing:
                 raise OEEMInputError(
                     f'{osp.join(img_dir, missing[0])}: listed in '
                     f'{self.ann_file} but not found')
         data_list = []
-        for name in names:
-            img_path = osp.join(img_dir, name + self.img_suffix)
+        for name, file in files.items():
+            img_path = osp.join(img_dir, file)
             height, width = read_image_hw(img_path)
             info = dict(img_path=img_path, name=name,
                         patch_box=(0, 0, height, width))
@@ -241,9 +269,9 @@ class PatchLabelDataset(MultiLabelDataset):
                         f"{info['seg_map_path']}: mask file not found (the "
                         f'mask of {img_path})')
             if self.label_source == 'name':
-                label = name_label(img_path, self.img_suffix, self.CLASSES)
+                label = name_label(img_path, file[len(name):], self.CLASSES)
             elif self.label_source == 'csv':
-                label = csv_labels[osp.normpath(name + self.img_suffix)]
+                label = csv_labels[osp.normpath(file)]
             else:
                 mask = self.read_mask(info['seg_map_path'])
                 check_mask_size(info['seg_map_path'], mask.shape, img_path,

@@ -86,7 +86,7 @@ class SlideReader:
                 f'unsupported format: {error})') from None
         self._error = openslide.OpenSlideError
         self.width0, self.height0 = self._slide.dimensions
-        if slide_mpp is not None and not slide_mpp > 0:
+        if slide_mpp is not None and not 0 < slide_mpp < float('inf'):
             raise OEEMInputError(f'--slide-mpp {slide_mpp}: must be positive')
         self.mpp = slide_mpp or self._metadata_mpp()
 
@@ -134,7 +134,7 @@ class SlideReader:
             return self._level_resolution(level)
         if mpp is None:
             return self._level_resolution(0)
-        if not mpp > 0:
+        if not 0 < mpp < float('inf'):
             raise OEEMInputError(f'--mpp {mpp}: must be positive')
         if self.mpp is None:
             raise OEEMInputError(

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..utils.errors import OEEMInputError
 from ..utils.io import atomic_write_bytes, atomic_write_png, read_label
+from ..utils.provenance import describe, differences
 
 TileIndex = Tuple[int, int]
 
@@ -21,7 +22,8 @@ class TileStore:
     Args:
         folder: The store's folder, created if missing.
         settings: JSON-serialisable settings (slide, resolution, tiles,
-            model); a store made with other settings is an
+            model: :mod:`~oeem_mmseg.utils.provenance`); a store made with
+            other settings is an
             :class:`OEEMInputError` instead of being mixed with new tiles.
     """
 
@@ -32,12 +34,11 @@ class TileStore:
         if osp.isfile(manifest):
             with open(manifest) as f:
                 stored = json.load(f)
-            if stored != settings:
-                changed = sorted(key for key in set(stored) | set(settings)
-                                 if stored.get(key) != settings.get(key))
+            changed = differences(stored, settings)
+            if changed:
                 raise OEEMInputError(
                     f'{folder}: unfinished tiles of a run with other '
-                    f'settings ({", ".join(changed)}); delete the folder or '
+                    f'settings ({describe(changed)}); delete the folder or '
                     'choose another --out')
         else:
             atomic_write_bytes(manifest,

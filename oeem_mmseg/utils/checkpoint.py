@@ -18,7 +18,7 @@ mmengine's :class:`CheckpointLoader`) into a state dict, and
 import os.path as osp
 import pickle
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import torch
 from mmengine.runner.checkpoint import CheckpointLoader
@@ -74,7 +74,7 @@ def state_dict_of(path: str, checkpoint: Any) -> StateDict:
     Accepts a plain state dict, one nested under ``'state_dict'`` (mmengine
     checkpoints) and a pickled ``nn.Module``; a ``'module.'`` prefix (from
     DataParallel/DDP) is removed from every key, and non-tensor entries are
-    dropped.
+    dropped. Weights with NaN or infinite values are refused.
     """
     if isinstance(checkpoint, torch.nn.Module):
         state = checkpoint.state_dict()
@@ -86,9 +86,23 @@ def state_dict_of(path: str, checkpoint: Any) -> StateDict:
         raise OEEMInputError(
             f'{path}: holds a {type(checkpoint).__name__}, not a checkpoint '
             'with a state dict')
-    return OrderedDict(
+    tensors = OrderedDict(
         (key[len('module.'):] if key.startswith('module.') else key, value)
         for key, value in state.items() if isinstance(value, torch.Tensor))
+    bad = non_finite_keys(tensors)
+    if bad:
+        raise OEEMInputError(
+            f'{path}: {len(bad)} tensors hold NaN or infinite values '
+            f'({_examples(bad)}): the weights of a diverged training run; '
+            'use an earlier checkpoint')
+    return tensors
+
+
+def non_finite_keys(state_dict: StateDict) -> List[str]:
+    """Keys of the floating-point tensors holding a NaN or an infinity."""
+    return [key for key, value in state_dict.items()
+            if isinstance(value, torch.Tensor) and value.is_floating_point()
+            and not torch.isfinite(value).all()]
 
 
 def read_state_dict(path: str,

@@ -16,6 +16,8 @@ from .errors import OEEMInputError
 
 # The value of ignored pixels in label maps (mmseg's ignore index).
 IGNORE_INDEX = 255
+# Image files the tools read (any case), besides whole slides.
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff')
 
 
 def read_split(path: str) -> List[str]:
@@ -27,16 +29,26 @@ def read_split(path: str) -> List[str]:
 
 
 def read_image_hw(path: str) -> Tuple[int, int]:
-    """(height, width) of an image file, from its header only."""
+    """(height, width) of an image file, from its header only (any size:
+    PIL's decompression-bomb limit is for decoding)."""
     from PIL import Image, UnidentifiedImageError
     if not osp.isfile(path):
         raise OEEMInputError(f'{path}: image file not found')
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         with Image.open(path) as img:
             width, height = img.size
-    except (UnidentifiedImageError, OSError) as error:
+    except UnidentifiedImageError:
+        raise OEEMInputError(f'{path}: cannot be read as an image (corrupt '
+                             'or unsupported format)') from None
+    except PermissionError:
+        raise OEEMInputError(f'{path}: permission denied (cannot read this '
+                             'image file)') from None
+    except OSError as error:
         raise OEEMInputError(
             f'{path}: cannot be read as an image ({error})') from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
     return height, width
 
 
@@ -191,9 +203,11 @@ def atomic_output(path: str) -> Iterator[str]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if osp.exists(tmp):
             os.remove(tmp)
+        if isinstance(error, OSError) and error.filename is None:
+            raise OSError(error.errno, error.strerror, path) from None
         raise
 
 
@@ -205,10 +219,18 @@ def _existing_ancestor(path: str) -> str:
     return path
 
 
+def _within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (links resolved;
+    neither needs to exist)."""
+    path, folder = osp.realpath(path), osp.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
 def check_output_location(path: str,
                           option: str,
                           folder: bool = True,
-                          inputs: Sequence[str] = ()) -> None:
+                          inputs: Sequence[str] = (),
+                          inside: bool = True) -> None:
     """Check, before any work, that a tool can write its output at ``path``.
 
     Every tool calls it for each output folder (``folder=True``) or file
@@ -220,10 +242,15 @@ def check_output_location(path: str,
         option: how errors name it (e.g. ``'--out'``).
         folder: whether ``path`` is a folder (else a file).
         inputs: files or folders the tool reads that ``path`` must not be
-            (writing there would overwrite them).
+            (writing there would overwrite them) nor, with ``inside``, lie
+            in (a later run would read the outputs as inputs).
+        inside: refuse ``path`` below a folder of ``inputs`` too (False:
+            for tools that read only the files directly in their input
+            folders).
 
     Raises:
-        OEEMInputError: ``path`` is one of ``inputs``, is a file where a
+        OEEMInputError: ``path`` is (or is in) one of ``inputs``, is a file
+            where a
             folder is wanted or the reverse, lies below a file, or cannot be
             written (permissions, read-only file system); one line.
     """
@@ -233,6 +260,11 @@ def check_output_location(path: str,
             raise OEEMInputError(
                 f'{where}: is the input {item}; choose another location (a '
                 'tool never writes into what it reads)')
+        if inside and osp.isdir(item) and _within(path, item):
+            raise OEEMInputError(
+                f'{where}: is inside the input folder {item}; choose a '
+                'location outside it (a tool never writes into what it '
+                'reads)')
     if folder and osp.exists(path) and not osp.isdir(path):
         raise OEEMInputError(f'{where}: is a file, not a folder')
     if not folder and osp.isdir(path):

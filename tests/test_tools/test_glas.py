@@ -419,3 +419,15 @@ def test_written_files_honour_the_umask(glas_official_src, tmp_path, capsys):
     assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o644}
     assert stat.S_IMODE((tmp_path / 'group.txt').stat().st_mode) == 0o640
     assert not [p for p in out.rglob('*.tmp')]
+
+
+def test_a_size_mismatch_is_found_before_converting(make_glas_source,
+                                                    tmp_path, capsys):
+    src = make_glas_source(tmp_path / 'src')
+    last = os.path.join(src, 'testB_2_anno.bmp')
+    cv2.imwrite(last, cv2.imread(last, cv2.IMREAD_UNCHANGED)[:-1])
+    out = tmp_path / 'out'
+    assert_refused(glas_tool, [src, str(out)], capsys, 'testB_2_anno.bmp: mask '
+                   'size 150x119 differs from image', inputs=[src])
+    assert not out.exists() or not any(
+        files for _, _, files in os.walk(out))

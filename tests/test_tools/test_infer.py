@@ -1,6 +1,7 @@
 """tools/infer.py: new images of any size (block-wise, resumable) and whole
 slides (masks, overlays, GeoJSON, areas, bad files, kill and resume); bad
 input ends in one error line."""
+import errno
 import glob
 import json
 import os
@@ -23,6 +24,7 @@ from oeem_mmseg.apis import SlideOptions, infer_slide
 from oeem_mmseg.apis.inference import infer_images, init_model, segment_image
 from oeem_mmseg.slides import GLASS, SlideReader
 from oeem_mmseg.utils import OEEMInputError
+import oeem_mmseg.apis.inference as inference_api
 from oeem_mmseg.utils.io import read_binary_mask, read_rgb
 from tests.helpers import (FAST, TINY_CLS, TINY_SEG, assert_refused, load_tool,
                            rasterize, read_slide_mask, run_tool, tool_command,
@@ -46,14 +48,19 @@ def test_infer_tool_writes_masks_and_overlays_and_resumes(
                                '--out', out, '--block-size', '200'])
     assert summary == dict(done=2, skipped=0, failed=[])
     assert sorted(os.listdir(out)) == [
-        'a.png', 'a_overlay.png', 'b.png', 'b_overlay.png']
-    from oeem_mmseg.utils.io import read_binary_mask, read_rgb
+        'a.png', 'a_overlay.png', 'a_provenance.json', 'b.png',
+        'b_overlay.png', 'b_provenance.json']
     assert read_binary_mask(osp.join(out, 'b.png')).shape == (300, 410)
     assert read_rgb(osp.join(out, 'a_overlay.png')).shape == (90, 70, 3)
     mtime = os.path.getmtime(osp.join(out, 'a.png'))
     summary = infer_tool.main([TINY_SEG, tiny_checkpoint, str(inputs),
-                               '--out', out, '--aug-test'])
+                               '--out', out])
     assert summary == dict(done=0, skipped=2, failed=[])
+    assert os.path.getmtime(osp.join(out, 'a.png')) == mtime
+    # outputs of other settings are refused, not reused (exit 2)
+    with pytest.raises(SystemExit):
+        infer_tool.main([TINY_SEG, tiny_checkpoint, str(inputs), '--out',
+                         out, '--aug-test'])
     assert os.path.getmtime(osp.join(out, 'a.png')) == mtime
 
 
@@ -100,7 +107,7 @@ def test_small_slide_end_to_end(gland_checkpoint, tmp_path, capsys):
     assert summary == dict(done=1, skipped=0, failed=[])
     assert sorted(os.listdir(out)) == [
         'small.geojson', 'small_areas.csv', 'small_areas.json',
-        'small_mask.tif', 'small_overlay.png'
+        'small_mask.tif', 'small_overlay.png', 'small_provenance.json'
     ]
     mask = read_slide_mask(osp.join(out, 'small_mask.tif'))
     assert mask.shape == (600, 800)
@@ -157,20 +164,21 @@ def test_small_slide_end_to_end(gland_checkpoint, tmp_path, capsys):
     assert csv_rows[2].startswith(f'gland,{counts[1]},')
 
     # a second run keeps everything; a missing output is made again from
-    # the mask alone: without simplification the polygons are the pixels
+    # the mask alone, with the same options (other options are refused:
+    # tests/test_utils/test_provenance.py)
     capsys.readouterr()
+    geojson = open(osp.join(out, 'small.geojson')).read()
     os.remove(osp.join(out, 'small.geojson'))
     mtime = os.path.getmtime(osp.join(out, 'small_mask.tif'))
     model = init_model(TINY_SEG, gland_checkpoint)
-    summary = infer_slide(model, path, out, SlideOptions(simplify=0))
+    options = SlideOptions(tile_size=128)
+    with pytest.raises(OEEMInputError, match='simplify differ'):
+        infer_slide(model, path, out, SlideOptions(tile_size=128, simplify=0))
+    summary = infer_slide(model, path, out, options)
     assert summary['computed'] == 0
     assert os.path.getmtime(osp.join(out, 'small_mask.tif')) == mtime
-    exact = [shapely.affinity.scale(geojson_shape(f['geometry']), 0.5, 0.5,
-                                    origin=(0, 0)) for f in json.load(
-                                        open(osp.join(out, 'small.geojson')))
-             ['features']]
-    assert (rasterize(exact, mask.shape) == glands).all()
-    assert infer_slide(model, path, out)['status'] == 'skipped'
+    assert open(osp.join(out, 'small.geojson')).read() == geojson
+    assert infer_slide(model, path, out, options)['status'] == 'skipped'
 
 
 def test_slide_without_mpp(gland_checkpoint, tmp_path, capsys):
@@ -238,7 +246,7 @@ def test_bad_slides_give_one_line_and_keep_outputs(gland_checkpoint,
     # or unfinished files are left
     assert sorted(os.listdir(out)) == [
         'a_good.geojson', 'a_good_areas.csv', 'a_good_areas.json',
-        'a_good_mask.tif', 'a_good_overlay.png'
+        'a_good_mask.tif', 'a_good_overlay.png', 'a_good_provenance.json'
     ]
 
 
@@ -312,7 +320,8 @@ def test_infer_output_names_never_collide(tiny_checkpoint, tmp_path, capsys):
         infer_tool, [TINY_SEG, tiny_checkpoint, folder, '--out', out], capsys)
     assert code == 0, err
     assert '4 segmented' in stdout
-    assert sorted(os.listdir(out)) == sorted([
+    assert sorted(name for name in os.listdir(out)
+                  if not name.endswith('_provenance.json')) == sorted([
         'slide_png.png', 'slide_png_overlay.png', 'slide_jpg.png',
         'slide_jpg_overlay.png', 'a.png', 'a_overlay.png',
         'a_overlay_png.png', 'a_overlay_png_overlay.png'
@@ -333,7 +342,8 @@ def test_infer_skips_a_corrupt_image_and_says_so(tiny_checkpoint, tmp_path,
     errors = [line for line in err.splitlines() if line.startswith('error:')]
     assert len(errors) == 1 and 'b.png: cannot be read' in errors[0], err
     assert sorted(os.listdir(out)) == [
-        'a.png', 'a_overlay.png', 'c.png', 'c_overlay.png']
+        'a.png', 'a_overlay.png', 'a_provenance.json', 'c.png',
+        'c_overlay.png', 'c_provenance.json']
 
 
 @pytest.mark.parametrize('options, expected', [
@@ -355,3 +365,118 @@ def test_infer_with_a_classification_config(tiny_checkpoint, tmp_path,
     assert_refused(infer_tool, [TINY_CLS, tiny_checkpoint, folder, '--out',
                            str(tmp_path / 'out')], capsys,
                    'needs a segmentation config', inputs=[folder])
+
+
+@pytest.mark.parametrize('options, expected', [
+    (['--mpp', 'inf'], '--mpp inf: must be a positive number'),
+    (['--slide-mpp', 'inf'], '--slide-mpp inf: must be a positive number'),
+    (['--mpp', '-1'], '--mpp -1.0: must be'),
+    (['--simplify', '-1'], '--simplify -1.0: must be 0'),
+    (['--simplify', 'nan'], '--simplify nan: must be 0'),
+    (['--tile-size', '100'], '--tile-size 100: must be a positive multiple'),
+])
+def test_bad_slide_options_are_refused_before_the_model(
+        options, expected, tmp_path, capsys, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError('the model was loaded')
+
+    monkeypatch.setattr(infer_tool, 'init_model', no_model)
+    folder = _images(tmp_path / 'in', ['a.png'])
+    assert_refused(infer_tool, [TINY_SEG, 'none.pth', folder, '--out',
+                           str(tmp_path / 'out')] + options, capsys,
+                   expected)
+
+
+@pytest.mark.parametrize('mpp, expected', [
+    ('100', 'gives a mask of 1x1 pixels, under 32 a side'),
+    ('0.0001', 'of 1190400x793600 pixels in 230640000 tiles of 64 '
+     '(limit 100000)'),
+])
+def test_nonsensical_grids_are_refused_with_the_numbers(
+        gland_checkpoint, tmp_path, capsys, mpp, expected):
+    slide = write_slide(tmp_path / 's.tif', (128, 192), [(0, 0, 128, 192)],
+                        mpp=0.62, tile=128)
+    assert_refused(infer_tool, [TINY_SEG, gland_checkpoint, slide, '--out',
+                           str(tmp_path / 'out'), '--mpp', mpp,
+                           '--tile-size', '64'], capsys, 's.tif', expected)
+
+
+def test_a_full_disk_is_one_line_and_keeps_finished_outputs(
+        tiny_checkpoint, tmp_path, capsys, monkeypatch):
+    folder = _images(tmp_path / 'in', ['a.png', 'b.png'])
+    out = str(tmp_path / 'out')
+    encode = inference_api.label_overlay
+    calls = []
+
+    def full(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:  # the second image's overlay: the disk is full
+            monkeypatch.setattr(os, 'replace', no_space)
+        return encode(*args, **kwargs)
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(inference_api, 'label_overlay', full)
+    line = assert_refused(infer_tool, [TINY_SEG, tiny_checkpoint, folder,
+                                  '--out', out], capsys,
+                          'b_overlay.png: cannot be written, No space left')
+    assert 'free some space' in line
+    monkeypatch.undo()
+    assert sorted(name for name in os.listdir(out)
+                  if not name.startswith('.')) == [
+        'a.png', 'a_overlay.png', 'a_provenance.json', 'b_provenance.json']
+    # (b's record, written before its outputs, describes none)
+    assert not [name for name in os.listdir(out) if name.endswith('.tmp')]
+    code, stdout, _ = run_tool(infer_tool, [TINY_SEG, tiny_checkpoint, folder,
+                                  '--out', out], capsys)
+    assert code == 0 and '1 segmented, 1 already done' in stdout
+
+
+def test_errors_are_one_line_without_warnings(tiny_checkpoint, tmp_path):
+    """In a process of its own, as a user runs it: stderr is the error line
+    alone (no library warnings, no progress bars off a terminal), and
+    stdout does not repeat it."""
+    folder = _images(tmp_path / 'in', ['a.png'])
+    bad = osp.join(folder, 'b.png')
+    with open(bad, 'wb') as f:
+        f.write(b'not an image')
+    result = subprocess.run(
+        tool_command('infer.py', TINY_SEG, tiny_checkpoint, folder, '--out',
+                     str(tmp_path / 'out')),
+        capture_output=True, text=True, env=tool_env())
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f'error: {bad}: cannot be read as an image (corrupt or unsupported '
+        'format)'], result.stderr
+    assert 'b.png' not in result.stdout
+    assert '1 segmented' in result.stdout
+
+
+def png_header(path, width: int, height: int) -> str:
+    """A PNG file of ``width`` x ``height`` RGB pixels as far as its header
+    says (no pixel data)."""
+    import struct
+    import zlib
+    ihdr = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack('>I', len(data)) + kind + data +
+                struct.pack('>I', zlib.crc32(kind + data)))
+
+    with open(path, 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) +
+                chunk(b'IDAT', b'') + chunk(b'IEND', b''))
+    return str(path)
+
+
+def test_huge_plain_images_are_refused_with_the_limit(tiny_checkpoint,
+                                                      tmp_path, capsys):
+    folder = tmp_path / 'in'
+    folder.mkdir()
+    big = png_header(folder / 'big.png', 20000, 20000)
+    line = assert_refused(infer_tool, [TINY_SEG, tiny_checkpoint, big, '--out',
+                                  str(tmp_path / 'out')], capsys,
+                          f'{big}: 20000x20000 pixels, more than the '
+                          '50000000', 'tiled TIFF')
+    assert 'GiB' in line

@@ -128,3 +128,16 @@ def test_interrupted_pseudo_masks_get_every_picture(stub_run, tmp_path,
     summary = make_pseudo_masks_tool.main(argv)
     assert summary['num_skipped'] == 1
     assert sorted(os.listdir(show)) == ['a.png', 'b.png', 'c.png']
+
+
+@pytest.mark.parametrize('option', ['--out', '--show-dir'])
+def test_outputs_inside_the_patch_folder_are_refused(stub_run, tmp_path,
+                                                     capsys, option):
+    root, config, ckpt = stub_run
+    inside = osp.join(root, 'images', 'pm')
+    argv = (['--out', inside] if option == '--out' else
+            ['--out', str(tmp_path / 'o'), '--show-dir', inside])
+    assert_refused(make_pseudo_masks_tool, [config, ckpt] + argv, capsys,
+                   f'{option} {inside}: is inside the input folder',
+                   inputs=[root])
+    assert not osp.exists(inside) and not osp.exists(tmp_path / 'o')

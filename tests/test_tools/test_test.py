@@ -88,3 +88,14 @@ def test_tta_and_aug_test_together_are_one_line_error(tmp_path, capsys):
     with pytest.raises(OEEMInputError, match='choose one'):
         configure_test(load_config(TINY_SEG), str(checkpoint), tta=True,
                        aug_test=True)
+
+
+@pytest.mark.parametrize('option', ['--out', '--show-dir', '--work-dir'])
+def test_outputs_inside_the_data_are_refused(option, tiny_checkpoint,
+                                             glas_prepared, capsys):
+    inside = osp.join(glas_prepared, 'images', 'results')
+    assert_refused(test_tool, [TINY_SEG, tiny_checkpoint, option, inside] +
+                   data_root_options(glas_prepared), capsys,
+                   f'{option} {inside}: is inside the input folder',
+                   inputs=[glas_prepared])
+    assert not osp.exists(inside)

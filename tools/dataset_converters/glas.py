@@ -67,7 +67,7 @@ from oeem_mmseg.utils import exit_on_user_error
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.io import (atomic_write_bytes, atomic_write_png,
                                  check_mask_size, check_output_location,
-                                 read_label, read_rgb)
+                                 read_image_hw, read_label, read_rgb)
 
 SOURCE_PREFIXES = ('train', 'testA', 'testB')
 MAX_INTERPOLATED_FRACTION = 0.25
@@ -353,7 +353,8 @@ def prepare_glas(src: str,
     only when their content changes.
 
     ``out`` is checked first (:func:`check_output_location`): it must not
-    be ``src``, nor have ``src`` as one of its output folders.
+    be ``src``, nor have ``src`` as one of its output folders; so are the
+    sizes of every image and mask pair, before any is converted.
 
     Returns:
         dict: image counts per split (``train``, ``val``, ``testA``,
@@ -393,6 +394,10 @@ def prepare_glas(src: str,
         test=by_prefix['testA'] + by_prefix['testB'],
         other=[n for n in names if glas_name(n) is None])
 
+    for name in names:  # every pair, from the headers, before converting
+        image_path, mask_path = pairs[name]
+        check_mask_size(mask_path, read_image_hw(mask_path), image_path,
+                        read_image_hw(image_path))
     manifest_path = osp.join(out, MANIFEST)
     manifest = _load_manifest(manifest_path)
     prepared = skipped = 0

@@ -26,4 +26,6 @@ default_hooks = dict(
         save_best='mIoU',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # a non-finite loss or weights stop the run before a checkpoint is saved
+    divergence=dict(type='DivergenceHook'),
     visualization=dict(type='SegVisualizationHook'))

@@ -28,6 +28,8 @@ default_hooks = dict(
         save_best='pseudo_mask/mIoU',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # a non-finite loss or weights stop the run before a checkpoint is saved
+    divergence=dict(type='DivergenceHook'),
     visualization=dict(type='VisualizationHook', enable=False))
 # after each validation, the CAM and pseudo-mask mIoU of the val images
 # (cam/mIoU, pseudo_mask/mIoU): the classifier is selected by its pseudo-masks
