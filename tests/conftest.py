@@ -26,7 +26,9 @@ Fixtures:
 - ``tiny_checkpoint`` (session-scoped): the path of a checkpoint of
   ``tests/configs/pspnet_r38_tiny.py`` with seeded random weights.
 - ``gland_checkpoint`` (session-scoped): the same model with its last
-  layer set to mark the synthetic glands (not a trained model).
+  layer set to mark the synthetic glands (not a trained model);
+  ``stain_gland_checkpoint``: the same for the stain-normalising tiny
+  segmentor ``tests/configs/pspnet_r38_stain_tiny.py``.
 - ``make_tissue_patches``: the factory :func:`write_tissue_patches` of a
   LUAD-HistoSeg-style folder of patches with planted tissue colours.
 
@@ -47,6 +49,8 @@ import pytest
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATASET_CONVERTERS = osp.join(REPO, 'tools', 'dataset_converters')
 TINY_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_tiny.py')
+TINY_STAIN_SEG = osp.join(REPO, 'tests', 'configs',
+                          'pspnet_r38_stain_tiny.py')
 STROMA_RGB = (228, 170, 214)
 EPITHELIUM_RGB = (120, 60, 150)
 LUMEN_RGB = (246, 236, 246)
@@ -80,13 +84,27 @@ def draw_glas_image(size: Tuple[int, int], seed: int,
     return image, instances
 
 
+def paler(image: np.ndarray, factor: float) -> np.ndarray:
+    """(H, W, 3) uint8 RGB ``image`` with its haematoxylin and eosin amounts
+    multiplied by ``factor`` (below 1: paler staining)."""
+    import torch
+
+    from oeem_mmseg.utils.stain import from_stain_amounts, stain_amounts
+    amounts = stain_amounts(torch.from_numpy(image).permute(2, 0, 1))
+    amounts[:2] *= factor
+    return from_stain_amounts(amounts).round().byte().permute(
+        1, 2, 0).numpy()
+
+
 GLASS_RGB = (242, 242, 240)
 
 
-def tissue_piece(size: Tuple[int, int], scale: float, seed: int) -> np.ndarray:
+def tissue_piece(size: Tuple[int, int], scale: float, seed: int,
+                 stain: float = 1.0) -> np.ndarray:
     """(H, W, 3) uint8 RGB tissue of ``size``: :func:`draw_glas_image`
     images (120 x 150) side by side, enlarged ``scale`` times (2.48 for
-    0.25 um/px slides: GlaS images are 0.62 um/px)."""
+    0.25 um/px slides: GlaS images are 0.62 um/px), stained ``stain`` times
+    as strongly (:func:`paler`)."""
     rows, cols = (-(-round(side / scale) // block)
                   for side, block in zip(size, (120, 150)))
     canvas = np.concatenate([
@@ -96,6 +114,8 @@ def tissue_piece(size: Tuple[int, int], scale: float, seed: int) -> np.ndarray:
     canvas = cv2.resize(canvas, (round(canvas.shape[1] * scale),
                                  round(canvas.shape[0] * scale)),
                         interpolation=cv2.INTER_LINEAR)
+    if stain != 1:
+        canvas = paler(canvas, stain)
     return np.ascontiguousarray(canvas[:size[0], :size[1]])
 
 
@@ -105,7 +125,8 @@ def write_slide(path,
                 mpp: Optional[float] = 0.25,
                 tile: int = 512,
                 seed: int = 0,
-                aperio: bool = False) -> str:
+                aperio: bool = False,
+                stain: float = 1.0) -> str:
     """Write a synthetic slide: a pyramidal, tiled, zlib-compressed RGB TIFF
     (or Aperio SVS) of level-0 ``size`` (H, W), levels downsampled by 4 down
     to one tile.
@@ -117,13 +138,14 @@ def write_slide(path,
             ``openslide.mpp-x``), None for none.
         aperio: Write an Aperio SVS instead (the ImageDescription that
             OpenSlide's Aperio reader expects, the mpp in it).
+        stain: Staining strength of the tissue (:func:`tissue_piece`).
 
     Memory stays at a few tiles plus the tissue pieces, whatever ``size``:
     glass tiles are encoded once.
     """
     import tifffile
     pieces = [((y0, x0), tissue_piece((y1 - y0, x1 - x0), 0.62 / (mpp or 0.25),
-                                      seed + index))
+                                      seed + index, stain))
               for index, (y0, x0, y1, x1) in enumerate(tissue)]
     glass = np.empty((tile, tile, 3), np.uint8)
     glass[:] = GLASS_RGB
@@ -359,17 +381,17 @@ def tiny_checkpoint(tmp_path_factory) -> str:
     return path
 
 
-@pytest.fixture(scope='session')
-def gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
-    """The tiny segmentor with its last layer set so that it marks the
-    synthetic glands of :func:`draw_glas_image` (IoU about 0.6): masks with
-    regions of both classes for the slide tests. Not a trained model."""
+def mark_glands(config: str, checkpoint: str, path: str) -> str:
+    """Save to ``path`` the segmentor of ``config`` with the weights of
+    ``checkpoint`` and its last layer set so that it marks the synthetic
+    glands of :func:`draw_glas_image` (IoU about 0.6). Not a trained
+    model."""
     import torch
     from mmengine.registry import init_default_scope
 
     from oeem_mmseg.apis.inference import init_model
     init_default_scope('mmseg')
-    model = init_model(TINY_SEG, tiny_checkpoint)
+    model = init_model(config, checkpoint)
     image, instances = draw_glas_image((120, 150), 3)
     glands = instances > 0
     head = model.decode_head.conv_seg
@@ -385,9 +407,26 @@ def gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
                                                   head.weight[0])
         head.bias[1] = -sign * (margin[glands].mean() +
                                 margin[~glands].mean()) / 2
-    path = str(tmp_path_factory.mktemp('ckpt') / 'glands.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), path)
     return path
+
+
+@pytest.fixture(scope='session')
+def gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
+    """The tiny segmentor marking the synthetic glands
+    (:func:`mark_glands`): masks with regions of both classes for the slide
+    tests."""
+    return mark_glands(TINY_SEG, tiny_checkpoint,
+                       str(tmp_path_factory.mktemp('ckpt') / 'glands.pth'))
+
+
+@pytest.fixture(scope='session')
+def stain_gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
+    """The stain-normalising tiny segmentor (``TINY_STAIN_SEG``) marking
+    the synthetic glands (:func:`mark_glands`)."""
+    return mark_glands(
+        TINY_STAIN_SEG, tiny_checkpoint,
+        str(tmp_path_factory.mktemp('ckpt') / 'stain_glands.pth'))
 
 
 @pytest.fixture(autouse=True)
