@@ -5,7 +5,7 @@ holding the same tissue.
     python benchmarks/bench_slide_inference.py                 # tiny model, CPU
     python benchmarks/bench_slide_inference.py --config configs/oeem/pspnet_r38_glas_oeem.py --device cuda
 
-Slides are written as the tests write them (``tests/conftest.py``
+Slides are written as the tests write them (``tests/helpers.py``
 ``write_slide``): 0.25 um/px at level 0, pyramidal, glass with one square
 piece of synthetic tissue in the middle that fills ``--tissue-tiles`` tiles
 a side, segmented at the config's ``slide_cfg.mpp`` (0.62: downsample
@@ -90,8 +90,8 @@ def main() -> None:
         help='level-0 slide sizes, HxW')
     args = parser.parse_args()
 
-    sys.path.insert(0, osp.join(REPO, 'tests'))
-    from conftest import write_slide
+    sys.path.insert(0, REPO)
+    from tests.helpers import write_slide
     mpp, downsample = 0.25, 0.62 / 0.25  # the config's slide_cfg.mpp
     with tempfile.TemporaryDirectory() as work:
         checkpoint = random_checkpoint(args.config,

@@ -7,10 +7,7 @@ from oeem_mmseg.apis import (configure_test, configure_train, load_config,
                              train_model)
 from oeem_mmseg.apis import test_model as run_test
 from oeem_mmseg.models import StainNormSegDataPreProcessor
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY_STAIN_SEG = osp.join(REPO, 'tests', 'configs',
-                          'pspnet_r38_stain_tiny.py')
+from tests.helpers import TINY_STAIN_SEG
 
 
 def test_stain_normalising_segmentor_uses_image_levels_throughout(

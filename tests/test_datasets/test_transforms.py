@@ -1,5 +1,6 @@
-"""MeasureStains: the stain levels of the whole image, in every sample of
-it (training tiles and crops, test images, TTA views)."""
+"""The transforms: LoadGlaSPatch (crops and caches), CropTile, and
+MeasureStains (the stain levels of the whole image, in every sample of it:
+training tiles and crops, test images, TTA views)."""
 import os.path as osp
 
 import numpy as np
@@ -11,12 +12,49 @@ from mmseg.registry import DATASETS
 
 import oeem_mmseg.datasets.transforms as transforms
 from oeem_mmseg.apis.config import load_config
-from oeem_mmseg.utils.io import read_rgb
+from oeem_mmseg.datasets.transforms import (CropTile, LoadGlaSPatch,
+                                            read_rgb_cached)
+from oeem_mmseg.utils.errors import OEEMInputError
+from oeem_mmseg.utils.io import read_rgb, read_split
 from oeem_mmseg.utils.stain import stain_levels
+from tests.helpers import TINY_STAIN_SEG
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TINY_STAIN_SEG = osp.join(REPO, 'tests', 'configs',
-                          'pspnet_r38_stain_tiny.py')
+
+def test_load_glas_patch_crops_and_caches(glas_prepared):
+    path = osp.join(glas_prepared, 'images', 'train_1.png')
+    read_rgb_cached.cache_clear()
+    results = LoadGlaSPatch()(dict(img_path=path, patch_box=(10, 20, 60, 90)))
+    full = read_rgb(path)
+    np.testing.assert_array_equal(results['img'], full[10:60, 20:90])
+    assert results['img_shape'] == results['ori_shape'] == (50, 70)
+    results['img'][:] = 0  # the patch is a copy: the cache stays intact
+    again = LoadGlaSPatch()(dict(img_path=path, patch_box=(10, 20, 60, 90)))
+    np.testing.assert_array_equal(again['img'], full[10:60, 20:90])
+    info = read_rgb_cached.cache_info()
+    assert (info.hits, info.misses, info.maxsize) == (1, 1, 8)
+    for name in read_split(osp.join(glas_prepared, 'splits', 'test.txt')):
+        read_rgb_cached(osp.join(glas_prepared, 'images', name + '.png'))
+    assert read_rgb_cached.cache_info().currsize <= 8
+    with pytest.raises(OEEMInputError, match='outside'):
+        LoadGlaSPatch()(dict(img_path=path, patch_box=(100, 0, 212, 112)))
+
+
+def test_crop_tile_without_tile_and_mismatch():
+    img = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
+    results = dict(img=img, img_shape=(4, 5), ori_shape=(4, 5))
+    assert CropTile()(dict(results))['img'] is img
+    cropped = CropTile()(dict(
+        results, tile=(1, 2, 3, 5), gt_seg_map=np.eye(4, 5, dtype=np.uint8),
+        seg_fields=['gt_seg_map']))
+    np.testing.assert_array_equal(cropped['img'], img[1:3, 2:5])
+    np.testing.assert_array_equal(cropped['gt_seg_map'],
+                                  np.eye(4, 5, dtype=np.uint8)[1:3, 2:5])
+    assert cropped['img_shape'] == cropped['ori_shape'] == (2, 3)
+    with pytest.raises(OEEMInputError, match=r'pm/a.png: mask size 5x3'):
+        CropTile()(dict(
+            results, tile=(0, 0, 2, 2), img_path='im/a.png',
+            seg_map_path='pm/a.png', gt_seg_map=np.zeros((3, 5), np.uint8),
+            seg_fields=['gt_seg_map']))
 
 
 def file_levels(path: str):

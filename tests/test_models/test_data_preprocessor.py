@@ -6,20 +6,16 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import oeem_mmseg  # noqa: F401  (registers everything)
-from oeem_mmseg.utils.stain import from_stain_amounts, stain_levels
+from oeem_mmseg.utils.stain import stain_levels
+from tests.helpers import stained
 
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 
 
 def stained_bgr(haematoxylin: float, eosin: float, seed: int,
                 size=(32, 48)) -> torch.Tensor:
-    """(3, H, W) uint8 BGR of random H and E amounts up to the given
-    maxima, no DAB."""
-    gen = torch.Generator().manual_seed(seed)
-    amounts = torch.zeros((3,) + size, dtype=torch.float64)
-    amounts[0] = haematoxylin * (0.2 + 0.8 * torch.rand(size, generator=gen))
-    amounts[1] = eosin * (0.2 + 0.8 * torch.rand(size, generator=gen))
-    return from_stain_amounts(amounts).round().byte()[[2, 1, 0]]
+    """:func:`stained` in BGR order."""
+    return stained(haematoxylin, eosin, seed, size)[[2, 1, 0]]
 
 
 def build(**kwargs):

@@ -7,24 +7,13 @@ from oeem_mmseg.utils.stain import (STAIN_OD, from_stain_amounts,
                                     normalize_stains, stain_amounts,
                                     stain_levels, stain_normalization_factors,
                                     tissue_pixels)
+from tests.helpers import stained
 
 
 def scale_stains(image: torch.Tensor, factors) -> torch.Tensor:
     """``image`` with its H, E, DAB amounts multiplied by ``factors``."""
     amounts = stain_amounts(image) * torch.tensor(factors).view(3, 1, 1)
     return from_stain_amounts(amounts)
-
-
-def stained(haematoxylin: float, eosin: float, seed: int = 0,
-            size=(32, 48)) -> torch.Tensor:
-    """(3, H, W) uint8 RGB of random H and E amounts (from a fifth of the
-    given maxima up to them), no DAB, the top 8 rows glass."""
-    gen = torch.Generator().manual_seed(seed)
-    amounts = torch.zeros((3,) + size, dtype=torch.float64)
-    amounts[0] = haematoxylin * (0.2 + 0.8 * torch.rand(size, generator=gen))
-    amounts[1] = eosin * (0.2 + 0.8 * torch.rand(size, generator=gen))
-    amounts[:, :8] = 0
-    return from_stain_amounts(amounts).round().byte()
 
 
 def test_unit_factors_keep_the_image():

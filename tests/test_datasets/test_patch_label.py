@@ -1,30 +1,20 @@
-"""Patch-labelled data without masks: PatchLabelDataset (labels from file
-names, CSV files or masks; one-line errors naming the file), the
-segmentation dataset of such folders (white background ignored), the tissue
-metrics (per-class IoU, mIoU, FWIoU) and overlays of N classes."""
+"""PatchLabelDataset: labels from file names, CSV files or masks; one-line
+errors naming the file."""
 import os
 
 import numpy as np
 import pytest
-import torch
-from mmengine.registry import DefaultScope
-from mmseg.registry import DATASETS
 
 from oeem_mmseg.datasets import PatchLabelDataset
 from oeem_mmseg.datasets.patch_label import parse_label_vector
-from oeem_mmseg.evaluation import GlaSMetric, TissueMetric
 from oeem_mmseg.utils.errors import OEEMInputError
-from oeem_mmseg.utils.io import atomic_write_png, read_class_mask
-from oeem_mmseg.utils.visualization import cam_strip, label_overlay
-
-from conftest import TISSUE_CLASSES, TISSUE_PALETTE
-
-METAINFO = dict(classes=TISSUE_CLASSES, palette=TISSUE_PALETTE[:4])
+from oeem_mmseg.utils.io import atomic_write_png
+from tests.helpers import TISSUE_CLASSES, TISSUE_METAINFO, TISSUE_PALETTE
 
 
 def patch_dataset(root, **kwargs) -> PatchLabelDataset:
     kwargs.setdefault('data_prefix', dict(img_path='training'))
-    return PatchLabelDataset(data_root=str(root), metainfo=METAINFO, **kwargs)
+    return PatchLabelDataset(data_root=str(root), metainfo=TISSUE_METAINFO, **kwargs)
 
 
 def write_patch(path, height=20, width=30) -> None:
@@ -169,73 +159,3 @@ def test_parse_label_vector_forms():
     for text in ('1 0 1', '1,0,1', '101', ' 1 , 0,1 '):
         np.testing.assert_array_equal(parse_label_vector(text, names, 's'),
                                       [1, 0, 1])
-
-
-def test_segmentation_dataset_ignores_the_background_value(tmp_path):
-    atomic_write_png(str(tmp_path / 'img' / 'p.png'),
-                     np.zeros((4, 5, 3), np.uint8))
-    mask = np.array([[0, 1, 2, 3, 4]] * 4, np.uint8)
-    atomic_write_png(str(tmp_path / 'mask' / 'p.png'), mask, TISSUE_PALETTE)
-    with DefaultScope.overwrite_default_scope('mmseg'):
-        dataset = DATASETS.build(
-            dict(type='TissueSegDataset', data_root=str(tmp_path),
-                 data_prefix=dict(img_path='img', seg_map_path='mask'),
-                 ignore_values=[4], metainfo=METAINFO,
-                 pipeline=[dict(type='LoadImageFromFile'),
-                           dict(type='LoadAnnotations')]))
-        assert dataset.metainfo['classes'] == TISSUE_CLASSES
-        np.testing.assert_array_equal(dataset[0]['gt_seg_map'],
-                                      [[0, 1, 2, 3, 255]] * 4)
-        os.remove(tmp_path / 'mask' / 'p.png')
-        with pytest.raises(OEEMInputError,
-                           match=r'mask/p\.png: file not found \(the label '
-                           'map of'):
-            DATASETS.build(
-                dict(type='TissueSegDataset', data_root=str(tmp_path),
-                     data_prefix=dict(img_path='img', seg_map_path='mask'),
-                     metainfo=METAINFO))
-
-
-def test_tissue_metric_by_hand():
-    # 3 classes; gt 255 left out; pred 255 (ignored in the pseudo-mask)
-    # counts for no class
-    gt = np.array([[0, 0, 1, 1], [2, 2, 2, 255]])
-    pred = np.array([[0, 1, 1, 1], [2, 2, 255, 0]])
-    metric = TissueMetric()
-    metric.dataset_meta = dict(classes=('a', 'b', 'c'))
-    metric.process({}, [dict(pred_sem_seg=dict(data=torch.as_tensor(pred)[None]),
-                             gt_sem_seg=dict(data=torch.as_tensor(gt)[None]))])
-    metrics = metric.compute_metrics(metric.results)
-    # a: I 1, U 2; b: I 2, U 3; c: I 2, U 3
-    assert metrics['IoU.a'] == 50.0
-    assert metrics['IoU.b'] == metrics['IoU.c'] == round(100 * 2 / 3, 2)
-    assert metrics['mIoU'] == round(100 * (1 / 2 + 4 / 3) / 3, 2)
-    # frequencies 2/7, 2/7, 3/7
-    assert metrics['FWIoU'] == round(
-        100 * (2 / 7 * 1 / 2 + 2 / 7 * 2 / 3 + 3 / 7 * 2 / 3), 2)
-    assert metrics['aAcc'] == round(100 * 5 / 7, 2)
-    assert set(metrics) == {'mIoU', 'FWIoU', 'aAcc', 'IoU.a', 'IoU.b',
-                            'IoU.c'}
-    # the GlaS pixel summary of the same counts agrees on the IoUs
-    glas = GlaSMetric.pixel_summary(metric.results, ('a', 'b', 'c'))
-    assert round(100 * glas['mIoU'], 2) == metrics['mIoU']
-
-
-def test_read_class_mask_and_overlays(tmp_path):
-    path = str(tmp_path / 'm.png')
-    atomic_write_png(path, np.array([[0, 3, 4, 255]], np.uint8))
-    np.testing.assert_array_equal(read_class_mask(path, 4, [4]),
-                                  [[0, 3, 255, 255]])
-    with pytest.raises(OEEMInputError, match=r'unexpected mask values \[4\]'):
-        read_class_mask(path, 4)
-    image = np.full((1, 4, 3), 100, np.uint8)
-    labels = np.array([[0, 3, 255, 1]], np.uint8)
-    overlay = label_overlay(image, labels, TISSUE_PALETTE[:4], alpha=1.0)
-    np.testing.assert_array_equal(
-        overlay[0], [TISSUE_PALETTE[0], TISSUE_PALETTE[3], [100] * 3,
-                     TISSUE_PALETTE[1]])
-    probs = np.random.default_rng(0).random((4, 1, 4))
-    assert cam_strip(image, probs, labels, None,
-                     TISSUE_PALETTE[:4]).shape == (1, 12, 3)
-    assert cam_strip(image, probs, labels, labels,
-                     TISSUE_PALETTE[:4]).shape == (1, 16, 3)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from oeem_mmseg.models.losses.oeem_loss import WEIGHT_TYPES, OEEMLoss
 
+
 REFERENCE_LOGITS = [
     [[[0.126, -0.132, 0.64], [0.105, -0.536, 0.362], [1.304, 0.947, -0.704]],
      [[-1.265, -0.623, 0.041], [-2.325, -0.219, -1.246],

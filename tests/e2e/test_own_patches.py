@@ -2,32 +2,24 @@
 with planted tissue colours (4 classes, labels in the file names, no masks)
 -> a tiny CAM classifier learns the colours -> pseudo-masks recover the
 planted regions, never name a class absent from a patch's label, leave the
-white background out; the fast CAM mode agrees with the paper's protocol;
+white background out; the fast CAM mode runs on the trained classifier;
 and the repository's LUAD-HistoSeg configs run through the tools."""
-import importlib.util
 import os.path as osp
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from oeem_mmseg.apis import make_pseudo_masks, train_model
-from oeem_mmseg.apis.pseudo_masks import build_classifier, checked_cam_cfg
-from oeem_mmseg.cam import (FastMultiScaleCAM, MultiScaleCAM, bright_pixels,
-                            image_pseudo_mask)
-from oeem_mmseg.datasets.glas_patch import patch_labels
-from oeem_mmseg.utils.errors import OEEMInputError
-from oeem_mmseg.utils.grid import grid_boxes
+from oeem_mmseg.cam import bright_pixels
 from oeem_mmseg.utils.io import read_label, read_rgb
+from tests.helpers import REPO, load_tool, write_tissue_patches
 
-from conftest import write_tissue_patches
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LUAD_CLS = osp.join(REPO, 'configs', 'oeem', 'cls_r38_luad_histoseg_quick.py')
 TINY_LUAD_CLS = osp.join(REPO, 'tests', 'configs', 'cls_r38_luad_tiny.py')
 TINY_LUAD_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_luad_tiny.py')
@@ -155,111 +147,6 @@ def test_fast_mode_on_the_trained_classifier(trained, tmp_path):
     assert summary['pseudo_mask']['mIoU'] > 75
 
 
-def stub_classifier(num_classes: int = 3) -> nn.Module:
-    """A classifier whose CAM of class c is the normalized colour channel c
-    averaged over 8x8 blocks."""
-    cfg = Config(dict(model=dict(
-        type='ImageClassifier',
-        data_preprocessor=dict(
-            type='ClsDataPreprocessor', num_classes=num_classes,
-            to_onehot=True, mean=[127.5] * 3, std=[127.5] * 3,
-            to_rgb=False),
-        backbone=dict(type='ColourMeanStub'),
-        head=dict(type='MultiLayerCAMHead', in_channels=(3, ),
-                  num_classes=num_classes))))
-    model = build_classifier(cfg)
-    with torch.no_grad():
-        model.head.fc.weight.copy_(torch.eye(3)[:num_classes])
-        model.head.fc.bias.zero_()
-    return model.eval()
-
-
-@MODELS.register_module(force=True)
-class ColourMeanStub(BaseModule):
-    """Stub backbone: the normalized colours over 8x8 blocks."""
-
-    def forward(self, x: torch.Tensor) -> tuple:
-        return (F.avg_pool2d(x, 8), )
-
-
-def smooth_image(rng: np.random.Generator, height: int,
-                 width: int) -> np.ndarray:
-    coarse = rng.integers(0, 256, (height // 24 + 2, width // 24 + 2, 3))
-    smooth = F.interpolate(
-        torch.from_numpy(coarse).float().permute(2, 0, 1)[None],
-        size=(height, width), mode='bilinear', align_corners=False)
-    return smooth[0].permute(1, 2, 0).round().byte().numpy()
-
-
-@pytest.mark.parametrize('window', [None, 96])
-def test_fast_mode_agrees_with_the_paper_protocol_on_a_stub(window):
-    rng = np.random.default_rng(0)
-    image = smooth_image(rng, 180, 250)
-    boxes = grid_boxes(180, 250, 112, 56)
-    # patch labels of a random 3-class map: most patches hold 2-3 classes
-    regions = F.interpolate(torch.from_numpy(rng.integers(0, 3, (1, 1, 4, 5))
-                                             ).float(), size=(180, 250),
-                            mode='nearest')[0, 0].byte().numpy()
-    labels = patch_labels(regions, boxes, num_classes=3)
-    scales = (1.0, 1.25, 1.5, 1.75, 2.0)
-    model = stub_classifier()
-    paper = MultiScaleCAM(model, scales, input_size=112)
-    fast = FastMultiScaleCAM(model, scales, input_size=112, window=window,
-                             overlap=16)
-    paper_scores = paper.patch_scores(image, boxes)
-    fast_scores = fast.patch_scores(image, boxes)
-    assert fast_scores.shape == paper_scores.shape == (len(boxes), 3, 112,
-                                                       112)
-    # the same map up to borders and the order of the resizes
-    assert torch.corrcoef(torch.stack([paper_scores.flatten(),
-                                       fast_scores.flatten()]))[0, 1] > 0.99
-    masks = [image_pseudo_mask(generator, image, boxes, labels)
-             for generator in (paper, fast)]
-    for result in masks:
-        assert set(np.unique(result.pseudo)) <= {0, 1, 2}
-    assert (masks[0].pseudo == masks[1].pseudo).mean() > 0.97
-    assert (masks[0].cam == masks[1].cam).mean() > 0.97
-
-
-def test_fast_mode_cuts_each_scale_into_few_windows():
-    calls = []
-    model = stub_classifier()
-    fast = FastMultiScaleCAM(model, (1.0, 2.0), input_size=56, window=96,
-                             overlap=16, patch_size=112)
-    original = fast.network_cams
-    fast.network_cams = lambda x: calls.append(tuple(x.shape)) or original(x)
-    image = smooth_image(np.random.default_rng(1), 160, 224)
-    scores = fast.image_scores(image, (112, 112))
-    assert scores.shape == (3, 160, 224)
-    # 112 px crops shown at 56 px: x0.5 at scale 1 (80 x 112: 1 x 2 windows
-    # of 80 x 64, stride 48), x1 at scale 2 (160 x 224: 2 x 3 windows of
-    # 88 x 88, stride 72), each scale in one pass; the paper's protocol
-    # would run 8 patches x (1 + 9) crops
-    assert calls == [(2, 3, 80, 64), (6, 3, 88, 88)]
-
-
-def test_cam_cfg_checks():
-    for cam_cfg, message in (
-            (dict(scales=(1.0, ), input_size=8, mode='quick'), 'mode'),
-            (dict(scales=(1.0, ), input_size=8, window=64), 'may have'),
-            (dict(scales=(1.0, )), 'must have'),
-            (dict(scales=(1.0, ), input_size=8, background=dict(level=300,
-                                                                label=255)),
-             'background')):
-        with pytest.raises(OEEMInputError, match=message):
-            checked_cam_cfg(Config(dict(cam_cfg=cam_cfg)))
-    assert checked_cam_cfg(Config(dict(cam_cfg=dict(
-        scales=(1.0, ), input_size=8, mode='fast', window=64, overlap=8))))
-
-
-def run_tool(name: str, argv: list):
-    spec = importlib.util.spec_from_file_location(
-        f'{name}_tool', osp.join(REPO, 'tools', name + '.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main(argv)
-
-
 def test_luad_configs_through_the_tools(tmp_path):
     """tools/train.py -> tools/make_pseudo_masks.py -> tools/train.py ->
     tools/test.py on a LUAD-HistoSeg-style folder, with the repository's
@@ -270,19 +157,21 @@ def test_luad_configs_through_the_tools(tmp_path):
             for loader in ('train_dataloader', 'val_dataloader',
                            'test_dataloader')]
     work = tmp_path / 'work'
-    run_tool('train', [TINY_LUAD_CLS, '--work-dir', str(work / 'cls'),
-                       '--cfg-options'] + data)
+    load_tool('train.py').main([
+        TINY_LUAD_CLS, '--work-dir', str(work / 'cls'), '--cfg-options'] +
+        data)
     checkpoint = open(work / 'cls' / 'last_checkpoint').read().strip()
-    summary = run_tool('make_pseudo_masks', [
+    summary = load_tool('make_pseudo_masks.py').main([
         TINY_LUAD_CLS, checkpoint, '--out', osp.join(root, 'pseudo_masks'),
         '--cfg-options'] + data)
     assert summary['num_written'] == 16 and summary['num_scored'] == 0
-    run_tool('train', [TINY_LUAD_SEG, '--work-dir', str(work / 'seg'),
-                       '--cfg-options'] + data)
+    load_tool('train.py').main([
+        TINY_LUAD_SEG, '--work-dir', str(work / 'seg'), '--cfg-options'] +
+        data)
     checkpoint = open(work / 'seg' / 'last_checkpoint').read().strip()
-    metrics = run_tool('test', [TINY_LUAD_SEG, checkpoint, '--work-dir',
-                                str(work / 'seg'), '--out',
-                                str(work / 'pred'), '--cfg-options'] + data)
+    metrics = load_tool('test.py').main([
+        TINY_LUAD_SEG, checkpoint, '--work-dir', str(work / 'seg'), '--out',
+        str(work / 'pred'), '--cfg-options'] + data)
     assert {'mIoU', 'FWIoU', 'IoU.TE', 'IoU.TAS'} <= set(metrics)
     assert 0 <= metrics['mIoU'] <= 100
     assert len(list((work / 'pred').glob('*.png'))) == 3

@@ -1,7 +1,9 @@
-"""GlaS preparation: source layouts, mask rules, splits, resume, errors."""
+"""tools/dataset_converters/glas.py (GlaS preparation): source layouts, mask
+rules, splits, resume, errors, names not taken, file modes."""
 import os
 import os.path as osp
-import sys
+import shutil
+import stat
 from pathlib import Path
 
 import cv2
@@ -10,15 +12,20 @@ import pytest
 from PIL import Image
 
 from oeem_mmseg.datasets.glas import GLAS_PALETTE
-from oeem_mmseg.utils.io import read_split
 from oeem_mmseg.utils.errors import OEEMInputError
+from oeem_mmseg.utils.io import (atomic_write_bytes, read_label, read_rgb,
+                                 read_split)
+from tests.helpers import (UNWRITABLE, assert_refused, load_tool, run_tool,
+                           unprivileged)
+
 
 GLAS_SUBSET = '/work/shared/data/glas_subset'
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'tools' / 'dataset_converters'))
-import glas as glas_tool  # noqa: E402
-from glas import (binarize_glas_mask, hold_out_validation,  # noqa: E402
-                  natural_key, prepare_glas, read_grade_csv)
+glas_tool = load_tool('dataset_converters/glas.py')
+binarize_glas_mask = glas_tool.binarize_glas_mask
+hold_out_validation = glas_tool.hold_out_validation
+natural_key = glas_tool.natural_key
+prepare_glas = glas_tool.prepare_glas
+read_grade_csv = glas_tool.read_grade_csv
 
 
 def read_indices(path) -> np.ndarray:
@@ -320,3 +327,94 @@ def test_real_glas_subset(tmp_path):
     again = prepare_glas(GLAS_SUBSET, out, val_fraction=0.2, seed=0)
     assert (again['converted'], again['skipped']) == (0, 15)
     assert output_mtimes(out) == before
+
+
+
+
+
+
+def test_prepare_takes_every_paired_name_and_reports_the_rest(
+        make_glas_source, tmp_path, capsys):
+    src = Path(make_glas_source(tmp_path / 'src', train=6, testA=1, testB=0,
+                                grade_csv=False, size=(30, 40)))
+    for old, new in (('train_5', 'Train_7'), ('train_4', 'train_4 copy'),
+                     ('train_3', 'slide A'), ('train_6', 'träin_5')):
+        (src / f'{old}.bmp').rename(src / f'{new}.bmp')
+        (src / f'{old}_anno.bmp').rename(src / f'{new}_ANNO.bmp')
+    shutil.copy(src / 'testA_1.bmp', src / 'photo.png')
+    (src / 'notes.txt').write_text('hello')
+    (src / 'extra').mkdir()
+    out = str(tmp_path / 'out')
+    code, printed, err = run_tool(
+        glas_tool, [str(src), out, '--val-fraction', '0'], capsys)
+    assert code == 0, err
+    splits = {name: Path(out, 'splits', name + '.txt').read_text().split('\n')
+              for name in ('train', 'other')}
+    assert splits['train'][:-1] == ['train_1', 'train_2', 'train_7']
+    assert splits['other'][:-1] == ['slide A', 'train_4 copy', 'träin_5']
+    assert osp.isfile(osp.join(out, 'masks', 'slide A.png'))
+    assert 'train 3,' in printed and 'other 3;' in printed
+    assert '3 source files not taken' in printed
+    warnings = [line for line in err.splitlines()
+                if line.startswith('warning: not taken: ')]
+    assert len(warnings) == 3
+    for name, reason in (('extra', 'a folder'), ('notes.txt', 'not an image'),
+                         ('photo.png', 'image without mask')):
+        assert any(f'{src / name}: {reason}' in w for w in warnings)
+    # a GlaS name twice, in two cases: which one is meant is unclear
+    shutil.copy(src / 'train_1.bmp', src / 'TRAIN_1.png')
+    assert_refused(glas_tool, [str(src), str(tmp_path / 'again')], capsys,
+                   'TRAIN_1.png', 'duplicate', inputs=[str(src)])
+
+
+def test_prepare_never_writes_into_its_source(glas_official_src, tmp_path,
+                                              capsys):
+    src = glas_official_src
+    a_file = tmp_path / 'a_file'
+    a_file.write_text('')
+    for out, expected in ((src, 'is the input'),
+                          (str(a_file), 'is a file, not a folder'),
+                          (UNWRITABLE, 'cannot write')):
+        assert_refused(glas_tool, [src, out], capsys, f'OUT {out}', expected,
+                       inputs=[src, str(a_file)])
+    # sources inside what OUT's images/ would be
+    out = tmp_path / 'out'
+    shutil.copytree(src, out / 'images')
+    assert_refused(glas_tool, [str(out / 'images'), str(out)], capsys,
+                   'is the input', inputs=[str(out)])
+
+
+def test_unreadable_inputs_say_permission_denied(make_glas_source,
+                                                 shared_dir, capsys):
+    src = make_glas_source(osp.join(shared_dir, 'src'), train=3, testA=0,
+                           testB=0, grade_csv=False, size=(30, 40))
+    out = osp.join(shared_dir, 'out')
+    os.mkdir(out)
+    os.chmod(out, 0o777)
+    locked = osp.join(src, 'train_2.bmp')
+    os.chmod(locked, 0)
+    with unprivileged():
+        with pytest.raises(OEEMInputError, match='permission denied'):
+            read_rgb(locked)
+        with pytest.raises(OEEMInputError, match='permission denied'):
+            read_label(locked)
+        line = assert_refused(glas_tool, [src, out, '--val-fraction', '0'],
+                              capsys, inputs=[])
+    assert line == f'error: {locked}: permission denied (cannot read this ' \
+        'image file)'
+
+
+def test_written_files_honour_the_umask(glas_official_src, tmp_path, capsys):
+    out = tmp_path / 'out'
+    old_umask = os.umask(0o022)
+    try:
+        assert run_tool(glas_tool, [glas_official_src, str(out)], capsys)[0] == 0
+        os.umask(0o027)
+        atomic_write_bytes(str(tmp_path / 'group.txt'), b'x')
+    finally:
+        os.umask(old_umask)
+    files = [p for p in out.rglob('*') if p.is_file()]
+    assert len(files) > 40 and Path(out, '.prepare_glas.json') in files
+    assert {stat.S_IMODE(p.stat().st_mode) for p in files} == {0o644}
+    assert stat.S_IMODE((tmp_path / 'group.txt').stat().st_mode) == 0o640
+    assert not [p for p in out.rglob('*.tmp')]

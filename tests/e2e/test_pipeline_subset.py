@@ -25,8 +25,8 @@ from oeem_mmseg.datasets.glas_patch import patch_labels
 from oeem_mmseg.evaluation import GlaSMetric
 from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.utils.io import read_binary_mask
+from tests.helpers import REPO
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SUBSET = osp.join(REPO, '..', 'shared', 'data', 'glas_subset')
 
 pytestmark = [

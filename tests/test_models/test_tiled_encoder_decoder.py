@@ -14,15 +14,16 @@ from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from oeem_mmseg.models.segmentors.tiled_encoder_decoder import (
-    TiledEncoderDecoder, batched_slide_logits, checked_test_cfg,
-    tile_aug_probs)
+from oeem_mmseg.models.segmentors.tiled_encoder_decoder import (TiledEncoderDecoder,
+                                                                batched_slide_logits,
+                                                                checked_test_cfg,
+                                                                tile_aug_probs)
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.grid import grid_boxes
+from tests.helpers import REPO
 
-PAPER_CONFIG = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'oeem',
-    'pspnet_r38_glas_oeem.py')
+
+PAPER_CONFIG = osp.join(REPO, 'configs', 'oeem', 'pspnet_r38_glas_oeem.py')
 SMALL_TILE_AUG = dict(
     mode='tile_aug',
     tile_size=64,
@@ -325,4 +326,3 @@ def test_test_cfg_replaced_after_build_is_checked_at_inference():
 def test_tile_aug_needs_class_probabilities():
     with pytest.raises(OEEMInputError, match='at least 2 output channels'):
         build_model(SMALL_TILE_AUG, out_channels=1)
-
