@@ -22,8 +22,8 @@ from mmseg.registry import MODELS
 
 import oeem_mmseg  # noqa: F401  (registers TiledEncoderDecoder, ResNet-38)
 from oeem_mmseg.apis import use_aug_test
-from oeem_mmseg.models.segmentors.tiled_encoder_decoder import (
-    TiledEncoderDecoder, tile_aug_probs)
+from oeem_mmseg.models.segmentors import TiledEncoderDecoder
+from oeem_mmseg.models.utils import tile_aug_probs
 
 TINY_MODEL = dict(
     type='TiledEncoderDecoder',

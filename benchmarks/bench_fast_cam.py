@@ -23,11 +23,10 @@ import time
 import torch
 from mmengine.config import Config
 
-from oeem_mmseg.apis.pseudo_masks import (build_cam, build_classifier,
-                                          build_patch_dataset,
-                                          checked_cam_cfg, mask_scores)
-from oeem_mmseg.cam import image_pseudo_mask
-from oeem_mmseg.evaluation import GlaSMetric
+from oeem_mmseg.apis.pseudo_masks import (build_classifier,
+                                          build_patch_dataset)
+from oeem_mmseg.cam import build_cam, checked_cam_cfg, image_pseudo_mask
+from oeem_mmseg.evaluation import intersect_and_union, mask_scores
 from oeem_mmseg.utils.checkpoint import load_model_weights
 from oeem_mmseg.utils.io import read_rgb
 
@@ -111,7 +110,7 @@ def main() -> None:
             times[mode] += time.perf_counter() - start
             for kind in ('pseudo', 'cam'):
                 counts[mode, kind].append(
-                    GlaSMetric.intersect_and_union(
+                    intersect_and_union(
                         getattr(results[mode], kind), gt, num_classes))
         for kind in same:
             same[kind] += int((getattr(results['paper'], kind) == getattr(

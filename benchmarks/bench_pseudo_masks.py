@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config
 
-from oeem_mmseg.apis.pseudo_masks import build_classifier, checked_cam_cfg
-from oeem_mmseg.cam import MultiScaleCAM, hard_patch_labels, majority_vote
+from oeem_mmseg.apis.pseudo_masks import build_classifier
+from oeem_mmseg.cam import (MultiScaleCAM, checked_cam_cfg, hard_patch_labels,
+                            majority_vote)
 from oeem_mmseg.datasets.glas_patch import patch_labels
 from oeem_mmseg.models.backbones.resnet38 import ResNet38
 from oeem_mmseg.utils.grid import grid_boxes

@@ -13,18 +13,26 @@ Data builders (images are 120 x 150 H x W unless said otherwise):
   writes ``NAME.png`` and ``NAME_anno.png`` 0/255 masks with interpolated
   borders (drawn 1.3 times larger, resized bilinearly) and no Grade.csv,
   like the GlaS subset of the CI.
-- :func:`gland_masks_of`: the 0/1 gland masks of such a source.
+- :func:`gland_masks_of`: the 0/1 gland masks of such a source;
+  :func:`square`: a square mask.
 - :func:`write_slide`: a synthetic whole slide (pyramidal tiled TIFF that
-  OpenSlide reads): glass with pieces of the same synthetic tissue.
+  OpenSlide reads): glass with pieces of the same synthetic tissue, paler
+  or stronger stained (:func:`paler`) if asked.
 - :func:`write_tissue_patches`: a LUAD-HistoSeg-style folder of patches with
-  planted tissue colours.
-- :func:`stub_folder`, :func:`stub_cfg`, :func:`stub_checkpoint`: a
-  prepared folder whose images are red exactly on the glands and a
-  classifier whose CAM is the red channel (:class:`RedMeanStub`).
+  planted tissue colours; :func:`stained`: an image of known H&E amounts.
+
+Models: :func:`stub_folder`, :func:`stub_cfg`, :func:`stub_checkpoint` (a
+prepared folder whose images are red exactly on the glands and a classifier
+whose CAM is the red channel, :class:`RedMeanStub`); :func:`small` (a
+1/16-width ResNet-38); :func:`tiny_segmentor` (a TiledEncoderDecoder of
+two convolutions); :func:`model_state` (a config's freshly built model);
+:func:`mark_glands` (a tiny segmentor's checkpoint set to mark the synthetic
+glands).
 
 Tool scripts: :func:`load_tool` imports one as a module (its ``main(argv)``
-runs it in this process), :func:`tool_command` is the command line that
-runs it in a subprocess.
+runs it in this process, :func:`run_tool` returns its exit status and
+output, :func:`assert_refused` checks a one-line refusal);
+:func:`tool_command` and :func:`tool_env` run it in a subprocess.
 """
 import contextlib
 import hashlib
@@ -43,10 +51,11 @@ import shapely
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.model import BaseModule
 from mmengine.registry import DefaultScope
 from mmpretrain.registry import MODELS
+from mmseg.registry import MODELS as SEG_MODELS
 
 from oeem_mmseg.apis.config import adapt_to_device, load_config
 from oeem_mmseg.apis.pseudo_masks import build_classifier
@@ -54,6 +63,7 @@ from oeem_mmseg.cam import image_pseudo_mask
 from oeem_mmseg.datasets.glas_patch import patch_labels
 from oeem_mmseg.evaluation import glands, object_statistics
 from oeem_mmseg.models.backbones.resnet38 import ResNet38
+from oeem_mmseg.models.segmentors import TiledEncoderDecoder
 from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.utils.io import atomic_write_png
 from oeem_mmseg.utils.stain import from_stain_amounts, stain_amounts
@@ -65,6 +75,10 @@ TINY_STAIN_SEG = osp.join(REPO, 'tests', 'configs',
                           'pspnet_r38_stain_tiny.py')
 # a folder nobody, root included, can create files in
 UNWRITABLE = '/sys/oeem-reliability-out'
+
+
+# ---- GlaS-like images, sources and masks
+
 STROMA_RGB = (228, 170, 214)
 EPITHELIUM_RGB = (120, 60, 150)
 LUMEN_RGB = (246, 236, 246)
@@ -98,6 +112,87 @@ def draw_glas_image(size: Tuple[int, int], seed: int,
     return image, instances
 
 
+def _source_names(train: int, testA: int, testB: int) -> list:
+    return ([f'train_{i}' for i in range(1, train + 1)]
+            + [f'testA_{i}' for i in range(1, testA + 1)]
+            + [f'testB_{i}' for i in range(1, testB + 1)])
+
+
+def write_glas_source(root,
+                     layout: str = 'official',
+                     train: int = 10,
+                     testA: int = 2,
+                     testB: int = 2,
+                     patients: int = 4,
+                     grade_csv: bool = True,
+                     size: Tuple[int, int] = (120, 150),
+                     seed: int = 0) -> str:
+    """Write a GlaS-like source folder into ``root`` (see the module doc)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    names = _source_names(train, testA, testB)
+    for index, name in enumerate(names):
+        if layout == 'official':
+            image, instances = draw_glas_image(size, seed + index)
+            cv2.imwrite(str(root / f'{name}.bmp'), image[..., ::-1])
+            cv2.imwrite(str(root / f'{name}_anno.bmp'), instances)
+        elif layout == 'subset':
+            image, instances = draw_glas_image(size, seed + index, scale=1.3)
+            hw = (size[1], size[0])
+            image = cv2.resize(image, hw, interpolation=cv2.INTER_AREA)
+            mask = cv2.resize(
+                np.where(instances > 0, 255, 0).astype(np.uint8), hw,
+                interpolation=cv2.INTER_LINEAR)
+            cv2.imwrite(str(root / f'{name}.png'), image[..., ::-1])
+            cv2.imwrite(str(root / f'{name}_anno.png'), mask)
+        else:
+            raise ValueError(f'unknown layout {layout}')
+    if layout == 'official' and grade_csv:
+        lines = ['name,patient ID, grade (GlaS), grade '
+                 '(Sirinukunwattana et al. 2015)']
+        for name in names:
+            number = int(name.split('_')[1])
+            patient = (number % patients + 1 if name.startswith('train')
+                       else patients + 1 + number % 2)
+            lines.append(f'{name},{patient}, benign, healthy')
+        (root / 'Grade.csv').write_text('\n'.join(lines) + '\n')
+    return str(root)
+
+
+def gland_masks_of(root: str) -> Dict[str, np.ndarray]:
+    """``{name: 0/1 mask}`` of the instance maps of an official-layout
+    source written by :func:`write_glas_source`."""
+    masks = {}
+    for anno in sorted(Path(root).glob('*_anno.bmp')):
+        instances = cv2.imread(str(anno), cv2.IMREAD_UNCHANGED)
+        masks[anno.name[:-len('_anno.bmp')]] = (instances > 0).astype(
+            np.uint8)
+    return masks
+
+
+def square(size, top, left, side):
+    mask = np.zeros(size, np.uint8)
+    mask[top:top + side, left:left + side] = 1
+    return mask
+
+
+def objects(pred, gt):
+    return object_statistics(*glands(pred), *glands(gt))
+
+
+def glas_pseudo_mask(generator, image, mask, with_probs=False):
+    """The pseudo-mask of an image whose patch labels come from its mask, as
+    GlaSPatchDataset gives them."""
+    boxes = grid_boxes(*mask.shape, 112, 56)
+    return image_pseudo_mask(generator, image, boxes,
+                             patch_labels(mask, boxes), with_probs)
+
+
+# ---- whole slides
+
+GLASS_RGB = (242, 242, 240)
+
+
 def paler(image: np.ndarray, factor: float) -> np.ndarray:
     """(H, W, 3) uint8 RGB ``image`` with its haematoxylin and eosin amounts
     multiplied by ``factor`` (below 1: paler staining)."""
@@ -105,9 +200,6 @@ def paler(image: np.ndarray, factor: float) -> np.ndarray:
     amounts[:2] *= factor
     return from_stain_amounts(amounts).round().byte().permute(
         1, 2, 0).numpy()
-
-
-GLASS_RGB = (242, 242, 240)
 
 
 def tissue_piece(size: Tuple[int, int], scale: float, seed: int,
@@ -206,92 +298,26 @@ def write_slide(path,
     return str(path)
 
 
-def mark_glands(config: str, checkpoint: str, path: str) -> str:
-    """Save to ``path`` the segmentor of ``config`` with the weights of
-    ``checkpoint`` and its last layer set so that it marks the synthetic
-    glands of :func:`draw_glas_image` (IoU about 0.6). Not a trained
-    model."""
-    from mmengine.registry import init_default_scope
-
-    from oeem_mmseg.apis.inference import init_model
-    init_default_scope('mmseg')
-    model = init_model(config, checkpoint)
-    image, instances = draw_glas_image((120, 150), 3)
-    glands = instances > 0
-    head = model.decode_head.conv_seg
-    with torch.no_grad():
-        inputs = model.data_preprocessor(dict(inputs=[torch.from_numpy(
-            np.ascontiguousarray(image[..., ::-1].transpose(2, 0, 1)))]),
-            False)['inputs']
-        head.bias.zero_()
-        logits = model.predict(inputs)[0].seg_logits.data
-        margin = (logits[1] - logits[0]).numpy()
-        sign = 1 if margin[glands].mean() > margin[~glands].mean() else -1
-        head.weight[1] = head.weight[0] + sign * (head.weight[1] -
-                                                  head.weight[0])
-        head.bias[1] = -sign * (margin[glands].mean() +
-                                margin[~glands].mean()) / 2
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
+# more windows per forward pass than the tiny config's 4: faster on the CPU
+FAST = {'model.test_cfg.batch_size': 16}
 
 
-def _source_names(train: int, testA: int, testB: int) -> list:
-    return ([f'train_{i}' for i in range(1, train + 1)]
-            + [f'testA_{i}' for i in range(1, testA + 1)]
-            + [f'testB_{i}' for i in range(1, testB + 1)])
+def rasterize(polygons, shape) -> np.ndarray:
+    """Pixels (H, W) whose centre lies in a polygon (pixel-edge
+    coordinates), counted per polygon."""
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    count = np.zeros(shape, int)
+    for polygon in polygons:
+        count += shapely.contains_xy(polygon, xs + 0.5, ys + 0.5)
+    return count
 
 
-def write_glas_source(root,
-                     layout: str = 'official',
-                     train: int = 10,
-                     testA: int = 2,
-                     testB: int = 2,
-                     patients: int = 4,
-                     grade_csv: bool = True,
-                     size: Tuple[int, int] = (120, 150),
-                     seed: int = 0) -> str:
-    """Write a GlaS-like source folder into ``root`` (see the module doc)."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    names = _source_names(train, testA, testB)
-    for index, name in enumerate(names):
-        if layout == 'official':
-            image, instances = draw_glas_image(size, seed + index)
-            cv2.imwrite(str(root / f'{name}.bmp'), image[..., ::-1])
-            cv2.imwrite(str(root / f'{name}_anno.bmp'), instances)
-        elif layout == 'subset':
-            image, instances = draw_glas_image(size, seed + index, scale=1.3)
-            hw = (size[1], size[0])
-            image = cv2.resize(image, hw, interpolation=cv2.INTER_AREA)
-            mask = cv2.resize(
-                np.where(instances > 0, 255, 0).astype(np.uint8), hw,
-                interpolation=cv2.INTER_LINEAR)
-            cv2.imwrite(str(root / f'{name}.png'), image[..., ::-1])
-            cv2.imwrite(str(root / f'{name}_anno.png'), mask)
-        else:
-            raise ValueError(f'unknown layout {layout}')
-    if layout == 'official' and grade_csv:
-        lines = ['name,patient ID, grade (GlaS), grade '
-                 '(Sirinukunwattana et al. 2015)']
-        for name in names:
-            number = int(name.split('_')[1])
-            patient = (number % patients + 1 if name.startswith('train')
-                       else patients + 1 + number % 2)
-            lines.append(f'{name},{patient}, benign, healthy')
-        (root / 'Grade.csv').write_text('\n'.join(lines) + '\n')
-    return str(root)
+def read_slide_mask(path) -> np.ndarray:
+    import tifffile
+    return tifffile.imread(path, key=0)
 
 
-def gland_masks_of(root: str) -> Dict[str, np.ndarray]:
-    """``{name: 0/1 mask}`` of the instance maps of an official-layout
-    source written by :func:`write_glas_source`."""
-    masks = {}
-    for anno in sorted(Path(root).glob('*_anno.bmp')):
-        instances = cv2.imread(str(anno), cv2.IMREAD_UNCHANGED)
-        masks[anno.name[:-len('_anno.bmp')]] = (instances > 0).astype(
-            np.uint8)
-    return masks
-
+# ---- patches of tissue classes, stained images
 
 # Planted tissue colours of the LUAD-HistoSeg classes TE, NEC, LYM, TAS, and
 # the white background (mask value 4).
@@ -300,6 +326,7 @@ TISSUE_RGB = ((150, 50, 150), (240, 150, 120), (40, 40, 150), (230, 190, 60))
 WHITE_RGB = (250, 250, 250)
 TISSUE_PALETTE = [[205, 51, 51], [0, 255, 0], [65, 105, 225], [255, 165, 0],
                   [255, 255, 255]]
+TISSUE_METAINFO = dict(classes=TISSUE_CLASSES, palette=TISSUE_PALETTE[:4])
 
 
 def draw_tissue_patch(rng: np.random.Generator,
@@ -366,6 +393,20 @@ def write_tissue_patches(root,
                   TISSUE_PALETTE)
     return str(root)
 
+
+def stained(haematoxylin: float, eosin: float, seed: int = 0,
+            size=(32, 48)) -> torch.Tensor:
+    """(3, H, W) uint8 RGB of random H and E amounts (from a fifth of the
+    given maxima up to them: tissue), no DAB, the top 8 rows glass."""
+    gen = torch.Generator().manual_seed(seed)
+    amounts = torch.zeros((3,) + size, dtype=torch.float64)
+    amounts[0] = haematoxylin * (0.2 + 0.8 * torch.rand(size, generator=gen))
+    amounts[1] = eosin * (0.2 + 0.8 * torch.rand(size, generator=gen))
+    amounts[:, :8] = 0
+    return from_stain_amounts(amounts).round().byte()
+
+
+# ---- models: the stub classifier, ResNet-38, the tiny segmentor
 
 # the paper's CAM settings (cam_cfg of configs/oeem/cls_r38_glas.py)
 PAPER_CAM = dict(scales=(1.0, 1.25, 1.5, 1.75, 2.0), input_size=224)
@@ -438,6 +479,147 @@ def stub_checkpoint(path) -> str:
     return str(path)
 
 
+def random_weights_resnet38():
+    cfg = Config.fromfile(TINY_CLS)
+    cfg.model.backbone.init_cfg = None
+    torch.manual_seed(0)
+    model = build_classifier(cfg)
+    model.init_weights()
+    return model.eval()
+
+
+SMALL = 1 / 16  # channels 4, 8, 16, 32, 64, 128, 256
+
+
+def small(**kwargs) -> ResNet38:
+    torch.manual_seed(kwargs.pop('seed', 0))
+    return ResNet38(width_mult=SMALL, **kwargs)
+
+
+def assert_same_tensors(model: nn.Module, state: dict):
+    own = model.state_dict()
+    for key, value in state.items():
+        assert torch.equal(own[key], value), key
+
+
+def model_state(config: str, scope: str, **cfg_options) -> dict:
+    """The state dict of a config's freshly built model."""
+    if scope == 'mmseg':
+        from mmseg.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    cfg = adapt_to_device(load_config(config, cfg_options=cfg_options))
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope(scope):
+        return MODELS.build(cfg.model).state_dict()
+
+
+# a tiny segmentor with the tile_aug test mode of test tiles 64 / 48
+SMALL_TILE_AUG = dict(
+    mode='tile_aug',
+    tile_size=64,
+    tile_stride=48,
+    scales=(0.75, 1.5),
+    flip=True,
+    crop_size=(40, 40),
+    stride=(32, 32),
+    batch_size=7)
+
+
+@SEG_MODELS.register_module(name='OEEMTestTinyBackbone', force=True)
+class TinyBackbone(BaseModule):
+    """Two 3x3 convs, output stride 2: one feature map (B, 8, h/2, w/2)."""
+
+    def __init__(self, channels: int = 8) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, channels, 3, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> list:
+        return [F.relu(self.conv2(F.relu(self.conv1(x))))]
+
+
+def tiny_segmentor(
+        test_cfg: dict,
+        out_channels: int = 2,
+        data_preprocessor: Optional[dict] = None) -> TiledEncoderDecoder:
+    """A tiny TiledEncoderDecoder (:class:`TinyBackbone`, FCN head) in eval
+    mode with ``test_cfg``; ``data_preprocessor`` is built from mmseg's
+    registry (mmengine's would need the mmseg default scope)."""
+    torch.manual_seed(0)
+    model = SEG_MODELS.build(
+        dict(
+            type='TiledEncoderDecoder',
+            data_preprocessor=None if data_preprocessor is None else
+            SEG_MODELS.build(data_preprocessor),
+            backbone=dict(type='OEEMTestTinyBackbone'),
+            decode_head=dict(
+                type='FCNHead',
+                in_channels=8,
+                channels=8,
+                num_convs=1,
+                concat_input=False,
+                num_classes=2,
+                out_channels=out_channels,
+                threshold=0.5 if out_channels == 1 else None,
+                loss_decode=dict(
+                    type='CrossEntropyLoss',
+                    use_sigmoid=out_channels == 1)),
+            test_cfg=ConfigDict(test_cfg)))
+    model.eval()
+    conv_seg = model.decode_head.conv_seg
+    with torch.no_grad():  # confident logits, both classes predicted
+        nn.init.normal_(conv_seg.weight, std=2.0)
+        sample = random_image(64, 64, seed=0)
+        logits = model.encode_decode(sample, image_metas(sample))
+        conv_seg.bias -= logits.mean(dim=(0, 2, 3))
+    return model
+
+
+def mark_glands(config: str, checkpoint: str, path: str) -> str:
+    """Save to ``path`` the segmentor of ``config`` with the weights of
+    ``checkpoint`` and its last layer set so that it marks the synthetic
+    glands of :func:`draw_glas_image` (IoU about 0.6). Not a trained
+    model."""
+    from mmengine.registry import init_default_scope
+
+    from oeem_mmseg.apis.inference import init_model
+    init_default_scope('mmseg')
+    model = init_model(config, checkpoint)
+    image, instances = draw_glas_image((120, 150), 3)
+    glands = instances > 0
+    head = model.decode_head.conv_seg
+    with torch.no_grad():
+        inputs = model.data_preprocessor(dict(inputs=[torch.from_numpy(
+            np.ascontiguousarray(image[..., ::-1].transpose(2, 0, 1)))]),
+            False)['inputs']
+        head.bias.zero_()
+        logits = model.predict(inputs)[0].seg_logits.data
+        margin = (logits[1] - logits[0]).numpy()
+        sign = 1 if margin[glands].mean() > margin[~glands].mean() else -1
+        head.weight[1] = head.weight[0] + sign * (head.weight[1] -
+                                                  head.weight[0])
+        head.bias[1] = -sign * (margin[glands].mean() +
+                                margin[~glands].mean()) / 2
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
+
+
+def random_image(height: int, width: int, seed: int = 1) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(1, 3, height, width, generator=generator)
+
+
+def image_metas(inputs: torch.Tensor) -> list:
+    shape = tuple(inputs.shape[2:])
+    return [
+        dict(ori_shape=shape, img_shape=shape, pad_shape=shape)
+        for _ in range(inputs.shape[0])
+    ]
+
+
+# ---- tool scripts
+
 def load_tool(path: str) -> ModuleType:
     """The tool script ``tools/<path>`` (e.g. ``'infer.py'``,
     ``'dataset_converters/glas.py'``) as a module named ``tool_<name>``
@@ -463,18 +645,6 @@ def tool_env(**variables: str) -> Dict[str, str]:
     """The environment of a subprocess that imports this checkout's
     ``oeem_mmseg`` and ``tests``, plus ``variables``."""
     return dict(os.environ, PYTHONPATH=REPO, **variables)
-
-
-def snapshot(paths: Iterable[str]) -> Dict[str, Tuple[str, int]]:
-    """Content hash and mtime of every file under ``paths``."""
-    files = {}
-    for root in paths:
-        root = Path(root)
-        for path in [root] if root.is_file() else sorted(root.rglob('*')):
-            if path.is_file():
-                digest = hashlib.sha1(path.read_bytes()).hexdigest()
-                files[str(path)] = (digest, path.stat().st_mtime_ns)
-    return files
 
 
 def run_tool(tool: ModuleType, argv: List[str],
@@ -507,6 +677,18 @@ def assert_refused(tool, argv, capsys, *expected: str,
     return errors[0]
 
 
+def snapshot(paths: Iterable[str]) -> Dict[str, Tuple[str, int]]:
+    """Content hash and mtime of every file under ``paths``."""
+    files = {}
+    for root in paths:
+        root = Path(root)
+        for path in [root] if root.is_file() else sorted(root.rglob('*')):
+            if path.is_file():
+                digest = hashlib.sha1(path.read_bytes()).hexdigest()
+                files[str(path)] = (digest, path.stat().st_mtime_ns)
+    return files
+
+
 def data_root_options(root: str) -> list:
     return ['--cfg-options'] + [
         f'{loader}.dataset.data_root={root}'
@@ -529,90 +711,3 @@ def unprivileged():
     finally:
         os.seteuid(0)
         os.setegid(0)
-
-
-def model_state(config: str, scope: str, **cfg_options) -> dict:
-    """The state dict of a config's freshly built model."""
-    if scope == 'mmseg':
-        from mmseg.registry import MODELS
-    else:
-        from mmpretrain.registry import MODELS
-    cfg = adapt_to_device(load_config(config, cfg_options=cfg_options))
-    torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope(scope):
-        return MODELS.build(cfg.model).state_dict()
-
-
-SMALL = 1 / 16  # channels 4, 8, 16, 32, 64, 128, 256
-
-
-def small(**kwargs) -> ResNet38:
-    torch.manual_seed(kwargs.pop('seed', 0))
-    return ResNet38(width_mult=SMALL, **kwargs)
-
-
-def assert_same_tensors(model: nn.Module, state: dict):
-    own = model.state_dict()
-    for key, value in state.items():
-        assert torch.equal(own[key], value), key
-
-
-def stained(haematoxylin: float, eosin: float, seed: int = 0,
-            size=(32, 48)) -> torch.Tensor:
-    """(3, H, W) uint8 RGB of random H and E amounts (from a fifth of the
-    given maxima up to them: tissue), no DAB, the top 8 rows glass."""
-    gen = torch.Generator().manual_seed(seed)
-    amounts = torch.zeros((3,) + size, dtype=torch.float64)
-    amounts[0] = haematoxylin * (0.2 + 0.8 * torch.rand(size, generator=gen))
-    amounts[1] = eosin * (0.2 + 0.8 * torch.rand(size, generator=gen))
-    amounts[:, :8] = 0
-    return from_stain_amounts(amounts).round().byte()
-
-
-def square(size, top, left, side):
-    mask = np.zeros(size, np.uint8)
-    mask[top:top + side, left:left + side] = 1
-    return mask
-
-
-def objects(pred, gt):
-    return object_statistics(*glands(pred), *glands(gt))
-
-
-TISSUE_METAINFO = dict(classes=TISSUE_CLASSES, palette=TISSUE_PALETTE[:4])
-
-
-# more windows per forward pass than the tiny config's 4: faster on the CPU
-FAST = {'model.test_cfg.batch_size': 16}
-
-
-def rasterize(polygons, shape) -> np.ndarray:
-    """Pixels (H, W) whose centre lies in a polygon (pixel-edge
-    coordinates), counted per polygon."""
-    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
-    count = np.zeros(shape, int)
-    for polygon in polygons:
-        count += shapely.contains_xy(polygon, xs + 0.5, ys + 0.5)
-    return count
-
-
-def read_slide_mask(path) -> np.ndarray:
-    import tifffile
-    return tifffile.imread(path, key=0)
-
-
-def glas_pseudo_mask(generator, image, mask, with_probs=False):
-    """The pseudo-mask of an image whose patch labels come from its mask, as
-    GlaSPatchDataset gives them."""
-    boxes = grid_boxes(*mask.shape, 112, 56)
-    return image_pseudo_mask(generator, image, boxes,
-                             patch_labels(mask, boxes), with_probs)
-
-
-def random_weights_resnet38():
-    cfg = Config.fromfile(TINY_CLS)
-    cfg.model.backbone.init_cfg = None
-    torch.manual_seed(0)
-    model = build_classifier(cfg)
-    model.init_weights()
-    return model.eval()

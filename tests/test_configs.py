@@ -20,6 +20,10 @@ from oeem_mmseg.apis.pseudo_masks import build_classifier
 from oeem_mmseg.cam import class_activation_maps
 from tests.helpers import REPO, load_tool
 
+CONFIGS = osp.join(REPO, 'configs', 'oeem')
+SUBSET = osp.join(REPO, '..', 'shared', 'data', 'glas_subset')
+OHEM_CONFIG = osp.join(REPO, 'configs', 'oeem', 'pspnet_r38_glas_ohem.py')
+
 
 def test_every_repository_config_loads():
     configs = glob.glob(osp.join(REPO, 'configs', 'oeem', '*.py'))
@@ -96,9 +100,6 @@ def test_segmentors_without_imagenet_weights_normalise_staining(name,
     assert cfg.model.data_preprocessor.type == 'SegDataPreProcessor'
 
 
-CONFIGS = osp.join(REPO, 'configs', 'oeem')
-
-
 def _config(name: str) -> Config:
     cfg = Config.fromfile(osp.join(CONFIGS, name))
     cfg.model.backbone.init_cfg = None
@@ -136,10 +137,6 @@ def test_pspnet_r50_d8_segments_at_input_size():
     logits = model.encode_decode(inputs, [dict(img_shape=(256, 256))])
     assert logits.shape == (1, 2, 256, 256)
     assert model.decode_head.loss_decode.weight_type == 'l_norm'
-
-
-SUBSET = osp.join(REPO, '..', 'shared', 'data', 'glas_subset')
-OHEM_CONFIG = osp.join(REPO, 'configs', 'oeem', 'pspnet_r38_glas_ohem.py')
 
 
 class _Head:

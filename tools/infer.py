@@ -27,7 +27,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--device', default='cpu', help='cpu or cuda[:N]')
     parser.add_argument(
         '--aug-test', action='store_true',
-        help="the paper's tiled multi-scale + flip inference")
+        help="the paper's multi-scale + flip inference on test tiles")
     parser.add_argument(
         '--batch-size', type=int,
         help='windows per forward pass (default: the config\'s '
@@ -53,11 +53,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         'lacks them')
     slides.add_argument(
         '--no-tissue-mask', dest='tissue_mask', action='store_false',
-        help='segment every tile, glass included')
+        help='segment every slide tile, glass included')
     slides.add_argument(
         '--tile-size', type=int, default=1024,
-        help='tile side at the inference resolution (multiple of 16): unit '
-        'of work, of resuming and of the mask TIFF')
+        help='slide tile side at the inference resolution (multiple of 16): '
+        'unit of work, of resuming and of the mask TIFF')
     slides.add_argument(
         '--simplify', type=float, default=1.0,
         help='GeoJSON polygon simplification tolerance (inference pixels)')

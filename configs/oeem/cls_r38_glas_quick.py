@@ -17,7 +17,7 @@ model = dict(
         init_cfg=None),
     head=dict(in_channels=(64, 128, 512)))
 train_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(
         type='RandomResizedCrop',
         scale=cam_input_size,
@@ -26,7 +26,7 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='vertical'),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='LoadGlaSPatch'), dict(type='PackInputs')]
+test_pipeline = [dict(type='LoadPatch'), dict(type='PackInputs')]
 train_dataloader = dict(
     batch_size=16, num_workers=0, persistent_workers=False,
     dataset=dict(pipeline=train_pipeline))

@@ -8,7 +8,7 @@ model = dict(
     backbone=dict(width_mult=1 / 8, init_cfg=None),
     head=dict(in_channels=(64, 128, 512)))
 train_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(
         type='RandomResizedCrop',
@@ -19,7 +19,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(type='PackInputs'),
 ]

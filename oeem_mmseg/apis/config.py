@@ -221,9 +221,9 @@ def _is_segmentation(cfg: Config) -> bool:
 
 def use_aug_test(cfg: Config) -> Config:
     """Switch inference to the paper's protocol: the config's
-    ``aug_test_cfg`` (mode ``tile_aug``: tiles, scales, flip) is merged into
-    ``model.test_cfg``, whose sliding windows it keeps unless it sets its
-    own."""
+    ``aug_test_cfg`` (mode ``tile_aug``: test tiles, scales, flip) is merged
+    into ``model.test_cfg``, whose sliding windows it keeps unless it sets
+    its own."""
     if not _is_segmentation(cfg) or 'aug_test_cfg' not in cfg:
         raise OEEMInputError(
             '--aug-test: the config has no aug_test_cfg (it is for '
@@ -257,8 +257,8 @@ def configure_test(cfg: Config,
             per pixel). Classification: a ``.pkl`` file of the predictions.
         show_dir: Folder for painted predictions (overlays).
         tta: MMSeg's test-time augmentation (``tta_model``/``tta_pipeline``).
-        aug_test: The paper's protocol (:func:`use_aug_test`: tiles, 8 scales
-            x flip, batched sliding windows). Exclusive with ``tta``.
+        aug_test: The paper's protocol (:func:`use_aug_test`: test tiles, 8
+            scales x flip, batched sliding windows). Exclusive with ``tta``.
     """
     if tta and aug_test:
         raise OEEMInputError(

@@ -143,7 +143,7 @@ def infer_images(model: torch.nn.Module,
 
     ``out_dir`` may not be one of the input folders (no input is ever
     replaced). Inputs whose outputs exist are skipped, and a slide resumes
-    from its finished tiles, so an interrupted run resumes. An input that
+    from its finished slide tiles, so an interrupted run resumes. An input that
     cannot be read is reported and skipped; the others are processed.
 
     Returns:

@@ -7,32 +7,25 @@ import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
-import torch
 import torch.nn as nn
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 from mmengine.registry import DefaultScope
 from tqdm import tqdm
 
-from ..cam import CAM_MODES, MultiScaleCAM, PseudoMask, image_pseudo_mask
-from ..datasets.image_patches import ImagePatches, PatchSource
-from ..evaluation import GlaSMetric, TissueMetric
+from ..cam import build_cam, checked_cam_cfg, item_pseudo_mask
+from ..datasets.image_patches import PatchSource
+from ..evaluation import intersect_and_union, mask_scores
 from ..utils.checkpoint import load_model_weights
 from ..utils.device import autocast_dtype, resolve_device
 from ..utils.errors import OEEMInputError
-from ..utils.io import (atomic_write_png, check_mask_size,
-                        check_output_location, read_image_hw, read_label,
-                        read_rgb)
+from ..utils.io import (atomic_write_png, check_output_location,
+                        read_image_hw, read_label)
 from ..utils.visualization import cam_strip
 from .config import adapt_to_device, check_cfg_options, load_config
 
 # Sub-folder of the output folder holding the CAM argmax maps.
 CAM_SUBDIR = 'cam'
-# cam_cfg: required keys; optional keys of every mode; those of the fast mode
-CAM_CFG_KEYS = ('scales', 'input_size')
-CAM_CFG_OPTIONS = ('mode', 'background')
-FAST_CAM_OPTIONS = ('window', 'overlap')
 
 
 def build_patch_dataset(cfg: Config) -> PatchSource:
@@ -68,90 +61,6 @@ def build_classifier(cfg: Config) -> nn.Module:
             f'the config model ({type(model).__name__}) has no head with '
             'CAMs; use MultiLayerCAMHead')
     return model
-
-
-def checked_cam_cfg(cfg: Config) -> dict:
-    """The config's ``cam_cfg``: ``scales`` and ``input_size``; optionally
-    ``mode`` (``'paper'``, the default, or ``'fast'`` with optional
-    ``window`` and ``overlap``: :class:`FastMultiScaleCAM`) and
-    ``background=dict(level=..., label=...)`` (:func:`image_pseudo_mask`)."""
-    cam_cfg = dict(cfg.get('cam_cfg') or {})
-    mode = cam_cfg.get('mode', 'paper')
-    if mode not in CAM_MODES:
-        raise OEEMInputError(
-            f'cam_cfg.mode {mode!r}: not one of {", ".join(CAM_MODES)}')
-    allowed = CAM_CFG_KEYS + CAM_CFG_OPTIONS + (
-        FAST_CAM_OPTIONS if mode == 'fast' else ())
-    if (not set(CAM_CFG_KEYS) <= set(cam_cfg)
-            or not set(cam_cfg) <= set(allowed)):
-        raise OEEMInputError(
-            f'cam_cfg must have the keys {list(CAM_CFG_KEYS)} and may have '
-            f'{list(allowed[len(CAM_CFG_KEYS):])} (mode {mode!r}), got '
-            f'{sorted(cam_cfg)}')
-    background = cam_cfg.get('background')
-    if background is not None and (
-            not isinstance(background, dict)
-            or set(background) != {'level', 'label'}
-            or not all(isinstance(background[key], int)
-                       and 0 <= background[key] <= 255
-                       for key in background)):
-        raise OEEMInputError(
-            f'cam_cfg.background {background!r}: want dict(level=L, '
-            'label=V) with integers in 0..255 (or None: no rule)')
-    return cam_cfg
-
-
-def build_cam(model: nn.Module,
-              cam_cfg: dict,
-              patch_size: Optional[int],
-              patch_stride: Optional[int],
-              batch_size: int = 64,
-              amp_dtype: Optional[torch.dtype] = None) -> MultiScaleCAM:
-    """The CAM generator of ``cam_cfg.mode`` (:func:`checked_cam_cfg`) for
-    the crop grid of a dataset (its ``patch_size`` / ``patch_stride``)."""
-    options = {key: value for key, value in cam_cfg.items()
-               if key not in CAM_CFG_OPTIONS}
-    return CAM_MODES[cam_cfg.get('mode', 'paper')](
-        model,
-        patch_size=patch_size,
-        patch_stride=patch_stride,
-        batch_size=batch_size,
-        amp_dtype=amp_dtype,
-        **options)
-
-
-def mask_scores(counts: Sequence[dict],
-                class_names: Sequence[str]) -> Dict[str, float]:
-    """``mIoU``, ``FWIoU``, ``aAcc`` and ``IoU.<class>`` in percent
-    (:meth:`TissueMetric.summary`, accumulated over all pixels) of per-image
-    :meth:`GlaSMetric.intersect_and_union` counts; NaN without images."""
-    if not counts:
-        return dict.fromkeys(
-            ['mIoU', 'FWIoU', 'aAcc'] +
-            [f'IoU.{name}' for name in class_names], float('nan'))
-    return {
-        key: 100 * value
-        for key, value in TissueMetric.summary(counts, class_names).items()
-    }
-
-
-def item_pseudo_mask(generator: MultiScaleCAM,
-                     item: ImagePatches,
-                     gt: Optional[np.ndarray],
-                     cam_cfg: dict,
-                     with_probs: bool = False
-                     ) -> Tuple[np.ndarray, PseudoMask]:
-    """``(image, result)``: the RGB image of a dataset item
-    (:class:`~oeem_mmseg.datasets.image_patches.ImagePatches`), its size
-    checked against its ground truth ``gt`` (or None), and its
-    :func:`image_pseudo_mask` under ``cam_cfg``."""
-    image = read_rgb(item.img_path)
-    if gt is not None:
-        check_mask_size(item.seg_map_path, gt.shape, item.img_path,
-                        image.shape)
-    return image, image_pseudo_mask(
-        generator, image, item.boxes, item.labels, with_probs=with_probs,
-        background=cam_cfg.get('background'))
 
 
 def leftover_problem(paths: Sequence[str],
@@ -281,8 +190,8 @@ def make_pseudo_masks(config: Union[str, Config],
         for key, path in zip(counts, outputs(item.name)):
             if gt is not None and osp.isfile(path):
                 counts[key].append(
-                    GlaSMetric.intersect_and_union(read_label(path), gt,
-                                                   len(class_names)))
+                    intersect_and_union(read_label(path), gt,
+                                        len(class_names)))
     summary = dict(
         num_images=len(items),
         num_written=len(todo),

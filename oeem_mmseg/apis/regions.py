@@ -6,14 +6,14 @@ from typing import Any, Callable, Iterable, Optional, Tuple
 import numpy as np
 import torch
 
-from ..models.segmentors.tiled_encoder_decoder import checked_test_cfg
+from ..models.utils import checked_test_cfg
 from ..utils.grid import Box, context_box
 from ..utils.stain import STAIN_LEVELS_KEY, STAIN_OD, stain_levels
 
 
-def _test_grid(model: torch.nn.Module) -> Optional[Tuple[Any, Any]]:
+def _averaged_window_grid(model: torch.nn.Module) -> Optional[Tuple[Any, Any]]:
     """``(size, stride)`` of the windows whose outputs the model's test mode
-    averages (sliding windows, or the tiles of 'tile_aug'); None for
+    averages (sliding windows, or the test tiles of 'tile_aug'); None for
     'whole'."""
     cfg = checked_test_cfg(model.test_cfg or {})
     if cfg['mode'] == 'tile_aug':
@@ -26,10 +26,10 @@ def _test_grid(model: torch.nn.Module) -> Optional[Tuple[Any, Any]]:
 def region_context(model: torch.nn.Module, core: Box,
                    shape: Tuple[int, int]) -> Box:
     """The box :func:`segment_region` reads to segment ``core`` of an image
-    of ``shape`` (H, W): the windows or tiles of the model's test mode that
-    overlap the core (:func:`context_box`), or the core itself for
+    of ``shape`` (H, W): the windows or test tiles of the model's test mode
+    that overlap the core (:func:`context_box`), or the core itself for
     'whole'."""
-    grid = _test_grid(model)
+    grid = _averaged_window_grid(model)
     return core if grid is None else context_box(core, shape, *grid)
 
 

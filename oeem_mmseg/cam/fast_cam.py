@@ -20,7 +20,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..models.segmentors.tiled_encoder_decoder import batched_slide_logits
+from ..models.utils import batched_slide_logits
 from ..utils.errors import OEEMInputError
 from ..utils.grid import Box, even_window
 from .multi_scale_cam import MultiScaleCAM, resize

@@ -1,5 +1,5 @@
 """Multi-scale class activation maps of classification patches
-(REFERENCE.md, "Pseudo-masks from CAMs").
+(docs/faithfulness.md, "Pseudo-masks from CAMs").
 
 For each scale s (the paper: 1, 1.25, 1.5, 1.75, 2) a patch (112x112) is
 resized to ``int(side * s)``, cut with the patch grid (112 / 56,

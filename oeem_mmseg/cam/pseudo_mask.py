@@ -1,5 +1,5 @@
-"""From patch CAMs to a pseudo-mask (REFERENCE.md, "Pseudo-masks from
-CAMs"): classes absent from a patch's label are excluded, the argmax gives
+"""From patch CAMs to a pseudo-mask (docs/faithfulness.md, "Pseudo-masks
+from CAMs"): classes absent from a patch's label are excluded, the argmax gives
 hard patch labels, and the patches covering a pixel vote.
 
 Written for any number of classes; for GlaS (0 non-gland, 1 gland) a

@@ -60,7 +60,7 @@ class GlaSPatchDataset(MultiLabelDataset):
     Data info per patch: ``img_path``, ``seg_map_path``, ``patch_box``
     (y0, x0, y1, x1), ``gt_label`` (present class indices, e.g. ``[0, 1]``),
     ``image_index`` (position of the image in ``ann_file``). Load with
-    ``LoadGlaSPatch``. :meth:`image_patches` regroups them per image (the
+    ``LoadPatch``. :meth:`image_patches` regroups them per image (the
     :class:`PatchSource` protocol of the CAM step).
 
     ``kwargs`` go to mmpretrain's ``BaseDataset`` (``indices``,

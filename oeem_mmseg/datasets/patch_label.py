@@ -125,7 +125,7 @@ class PatchLabelDataset(MultiLabelDataset):
     Data info per patch: ``img_path``, ``patch_box`` (0, 0, h, w),
     ``gt_label`` (present class indices), ``name`` (path relative to the
     patch folder, no suffix) and ``seg_map_path`` when there are masks. Load
-    with ``LoadGlaSPatch`` (RGB). Image headers are read at init, so an
+    with ``LoadPatch`` (RGB). Image headers are read at init, so an
     unreadable file is reported then.
     """
     # CAM crops of a patch at each scale: the patch's own size, stride half

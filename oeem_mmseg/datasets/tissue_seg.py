@@ -26,9 +26,9 @@ class TissueSegDataset(BaseSegDataset):
         ignore_values: Label-map values left out of training and evaluation
             (loaded as 255), e.g. ``[4]`` for the white background of
             LUAD-HistoSeg masks.
-        tile_size: When set, each image is listed once per window of the
-            ``grid_boxes(h, w, tile_size, tile_stride)`` grid (edge windows
-            shifted inward), the window stored as ``tile = (y0, x0, y1, x1)``
+        tile_size: When set, each image is listed once per image tile of the
+            ``grid_boxes(h, w, tile_size, tile_stride)`` grid (edge tiles
+            shifted inward), the tile stored as ``tile = (y0, x0, y1, x1)``
             in pixels; put :class:`CropTile` after the loading transforms.
             Image sizes are read from the file headers at init.
         tile_stride: Grid stride in pixels; defaults to ``tile_size`` (no

@@ -1,5 +1,6 @@
-"""Transforms for GlaS tiles (mmseg) and classification patches
-(mmpretrain)."""
+"""Transforms for image tiles of segmentation datasets (mmseg,
+:class:`CropTile`) and classification patches of any image (mmpretrain,
+:class:`LoadPatch`)."""
 import functools
 import os
 from collections import OrderedDict
@@ -16,7 +17,7 @@ from ..utils.io import check_mask_size, read_rgb
 from ..utils.stain import (STAIN_LEVELS_KEY, STAIN_OD, StainLevels,
                            stain_levels)
 
-# Decoded images kept per process by LoadGlaSPatch: a 775x522 GlaS image
+# Decoded images kept per process by LoadPatch: a 775x522 GlaS image
 # gives 117 patches, and patches come image by image.
 PATCH_IMAGE_CACHE_SIZE = 8
 # Stain levels of image files kept per MeasureStains (a few bytes each):
@@ -131,8 +132,10 @@ def read_rgb_cached(path: str) -> np.ndarray:
 
 
 @PRETRAIN_TRANSFORMS.register_module()
-class LoadGlaSPatch(BaseTransform):
-    """Load the patch ``patch_box = (y0, x0, y1, x1)`` of ``img_path``.
+class LoadPatch(BaseTransform):
+    """Load the patch ``patch_box = (y0, x0, y1, x1)`` of ``img_path``: a
+    patch of a GlaS image (``GlaSPatchDataset``) or a whole patch file
+    (``PatchLabelDataset``).
 
     ``img`` is RGB uint8 (h, w, 3), **not** mmcv's BGR: pair it with
     ``ClsDataPreprocessor(to_rgb=False)`` and RGB mean/std. Whole images are

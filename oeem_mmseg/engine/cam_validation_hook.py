@@ -6,7 +6,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from ..evaluation import GlaSMetric
+from ..cam import build_cam, checked_cam_cfg, item_pseudo_mask
+from ..evaluation import intersect_and_union, mask_scores
 
 
 @HOOKS.register_module()
@@ -35,8 +36,6 @@ class CAMValidationHook(Hook):
     def after_val_epoch(self,
                         runner,
                         metrics: Optional[Dict[str, float]] = None) -> None:
-        from ..apis.pseudo_masks import (build_cam, checked_cam_cfg,
-                                         item_pseudo_mask)
         if metrics is None:
             return
         model = runner.model.module if is_model_wrapper(
@@ -57,12 +56,10 @@ class CAMValidationHook(Hook):
             for key, pred in (('cam', result.cam),
                               ('pseudo_mask', result.pseudo)):
                 counts[key].append(
-                    GlaSMetric.intersect_and_union(pred, gt,
-                                                   len(class_names)))
+                    intersect_and_union(pred, gt, len(class_names)))
         model.train(was_training)
         for key, image_counts in counts.items():
-            summary = GlaSMetric.pixel_summary(image_counts, class_names)
-            value = round(100 * summary['mIoU'], 2)
+            value = round(mask_scores(image_counts, class_names)['mIoU'], 2)
             # CheckpointHook reads ``metrics``; the logger the message hub,
             # which RuntimeInfoHook filled before this hook ran
             metrics[f'{key}/mIoU'] = value

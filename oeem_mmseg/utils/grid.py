@@ -1,7 +1,9 @@
-"""Window geometry: one sliding grid for patches, tiles and sliding windows,
-the tiles (and the context each needs) of images segmented piece by piece,
-and one helper that pastes window maps onto a canvas and averages where
-they overlap.
+"""Window geometry: one sliding grid (:func:`grid_boxes`) for classification
+patches, image tiles (the 256/192 tiles of training and of the paper's test)
+and sliding windows; the non-overlapping boxes (:func:`tile_boxes`) of
+images and slides segmented piece by piece (blocks of large images, slide
+tiles) and the context each needs; and one helper that pastes window maps
+onto a canvas and averages where they overlap.
 
 Boxes are ``(y0, x0, y1, x1)`` in pixels, ends excluded.
 """
@@ -27,9 +29,10 @@ def grid_offsets(length: int, size: int, stride: int) -> List[int]:
     ``range(0, length - size + 1, stride)``, then ``length - size`` appended
     when the last window does not reach the end (the edge window is shifted
     inward). A side not longer than ``size`` gives the single offset 0. For
-    size 112 / stride 56 this is REFERENCE.md's patch rule: 522 -> [0, 56, ...,
-    392, 410] (9 offsets), 775 -> [0, 56, ..., 616, 663] (13 offsets); it is
-    also mmseg's sliding-window rule (``slide_inference``).
+    size 112 / stride 56 this is the patch rule of docs/faithfulness.md,
+    "Labels and data": 522 -> [0, 56, ..., 392, 410] (9 offsets), 775 ->
+    [0, 56, ..., 616, 663] (13 offsets); it is also mmseg's sliding-window
+    rule (``slide_inference``).
     """
     if length <= size:
         return [0]
@@ -61,8 +64,9 @@ def grid_boxes(height: int, width: int, size: SizePair,
 
 
 def tile_boxes(height: int, width: int, size: int) -> List[Box]:
-    """Tiles of ``size`` x ``size`` pixels that cover the image without
-    overlap, row-major; the last row and column are cut at the image edge."""
+    """Boxes of ``size`` x ``size`` pixels that cover the image without
+    overlap (the blocks of a large image, the slide tiles of a slide),
+    row-major; the last row and column are cut at the image edge."""
     return [(y, x, min(y + size, height), min(x + size, width))
             for y in range(0, height, size) for x in range(0, width, size)]
 

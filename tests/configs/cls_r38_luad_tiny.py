@@ -5,7 +5,7 @@ cam_input_size = 32
 model = dict(
     backbone=dict(width_mult=1 / 16), head=dict(in_channels=(32, 64, 256)))
 train_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(type='PackInputs'),
 ]

@@ -7,7 +7,7 @@ model = dict(
     backbone=dict(width_mult=1 / 16, init_cfg=None),
     head=dict(in_channels=(32, 64, 256)))
 train_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(
         type='RandomResizedCrop',
@@ -18,7 +18,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(type='PackInputs'),
 ]

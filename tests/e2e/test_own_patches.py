@@ -52,7 +52,7 @@ def tiny_classifier_cfg(root: str, work_dir: str) -> Config:
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = root
         cfg[loader].dataset.pipeline = [
-            dict(type='LoadGlaSPatch'), dict(type='PackInputs')]
+            dict(type='LoadPatch'), dict(type='PackInputs')]
     cfg.train_dataloader.batch_size = 8
     cfg.optim_wrapper = dict(optimizer=dict(type='Adam', lr=0.01))
     cfg.param_scheduler = []

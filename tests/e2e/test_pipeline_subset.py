@@ -19,10 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-from oeem_mmseg.apis.pseudo_masks import mask_scores
 from oeem_mmseg.cam import hard_patch_labels, majority_vote
 from oeem_mmseg.datasets.glas_patch import patch_labels
-from oeem_mmseg.evaluation import GlaSMetric
+from oeem_mmseg.evaluation import intersect_and_union, mask_scores
 from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.utils.io import read_binary_mask
 from tests.helpers import REPO
@@ -57,8 +56,8 @@ CLASSES = ('non-gland', 'gland')
 def _miou(pairs) -> float:
     """mIoU (percent) of (prediction, ground truth) arrays, over all
     pixels."""
-    counts = [GlaSMetric.intersect_and_union(pred, gt, 2) for pred, gt in pairs]
-    return 100 * GlaSMetric.pixel_summary(counts, CLASSES)['mIoU']
+    counts = [intersect_and_union(pred, gt, 2) for pred, gt in pairs]
+    return mask_scores(counts, CLASSES)['mIoU']
 
 
 def label_only_pseudo_mask(mask: np.ndarray) -> np.ndarray:
@@ -98,7 +97,7 @@ def test_quick_pipeline_on_the_glas_subset(tmp_path, capsys):
 
     def scores(folder):
         return mask_scores([
-            GlaSMetric.intersect_and_union(
+            intersect_and_union(
                 read_binary_mask(osp.join(folder, name + '.png')), mask, 2)
             for name, mask in masks.items()
         ], CLASSES)

@@ -1,5 +1,5 @@
 """make_pseudo_masks: writes, reports and resumes; precision options; input
-errors; the cam_cfg checks."""
+errors."""
 import os
 import os.path as osp
 
@@ -7,27 +7,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from mmengine.config import Config
 
-from oeem_mmseg.apis.pseudo_masks import checked_cam_cfg, make_pseudo_masks
+from oeem_mmseg.apis.pseudo_masks import make_pseudo_masks
 from oeem_mmseg.utils.checkpoint import load_model_weights
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.io import read_binary_mask, read_rgb
 from tests.helpers import stub_cfg, stub_checkpoint, stub_folder, stub_model
-
-
-def test_cam_cfg_checks():
-    for cam_cfg, message in (
-            (dict(scales=(1.0, ), input_size=8, mode='quick'), 'mode'),
-            (dict(scales=(1.0, ), input_size=8, window=64), 'may have'),
-            (dict(scales=(1.0, )), 'must have'),
-            (dict(scales=(1.0, ), input_size=8, background=dict(level=300,
-                                                                label=255)),
-             'background')):
-        with pytest.raises(OEEMInputError, match=message):
-            checked_cam_cfg(Config(dict(cam_cfg=cam_cfg)))
-    assert checked_cam_cfg(Config(dict(cam_cfg=dict(
-        scales=(1.0, ), input_size=8, mode='fast', window=64, overlap=8))))
 
 
 def _iou(pairs):

@@ -6,10 +6,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmseg.registry import DATASETS
+from PIL import Image
 
 from oeem_mmseg.datasets.glas import GLAS_PALETTE, GlaSDataset
 from oeem_mmseg.datasets.transforms import CropTile

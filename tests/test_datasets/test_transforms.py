@@ -1,4 +1,4 @@
-"""The transforms: LoadGlaSPatch (crops and caches), CropTile, and
+"""The transforms: LoadPatch (crops and caches), CropTile, and
 MeasureStains (the stain levels of the whole image, in every sample of it:
 training tiles and crops, test images, TTA views)."""
 import os.path as osp
@@ -12,7 +12,7 @@ from mmseg.registry import DATASETS
 
 import oeem_mmseg.datasets.transforms as transforms
 from oeem_mmseg.apis.config import load_config
-from oeem_mmseg.datasets.transforms import (CropTile, LoadGlaSPatch,
+from oeem_mmseg.datasets.transforms import (CropTile, LoadPatch,
                                             read_rgb_cached)
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.io import read_rgb, read_split
@@ -20,15 +20,15 @@ from oeem_mmseg.utils.stain import stain_levels
 from tests.helpers import TINY_STAIN_SEG
 
 
-def test_load_glas_patch_crops_and_caches(glas_prepared):
+def test_load_patch_crops_and_caches(glas_prepared):
     path = osp.join(glas_prepared, 'images', 'train_1.png')
     read_rgb_cached.cache_clear()
-    results = LoadGlaSPatch()(dict(img_path=path, patch_box=(10, 20, 60, 90)))
+    results = LoadPatch()(dict(img_path=path, patch_box=(10, 20, 60, 90)))
     full = read_rgb(path)
     np.testing.assert_array_equal(results['img'], full[10:60, 20:90])
     assert results['img_shape'] == results['ori_shape'] == (50, 70)
     results['img'][:] = 0  # the patch is a copy: the cache stays intact
-    again = LoadGlaSPatch()(dict(img_path=path, patch_box=(10, 20, 60, 90)))
+    again = LoadPatch()(dict(img_path=path, patch_box=(10, 20, 60, 90)))
     np.testing.assert_array_equal(again['img'], full[10:60, 20:90])
     info = read_rgb_cached.cache_info()
     assert (info.hits, info.misses, info.maxsize) == (1, 1, 8)
@@ -36,7 +36,7 @@ def test_load_glas_patch_crops_and_caches(glas_prepared):
         read_rgb_cached(osp.join(glas_prepared, 'images', name + '.png'))
     assert read_rgb_cached.cache_info().currsize <= 8
     with pytest.raises(OEEMInputError, match='outside'):
-        LoadGlaSPatch()(dict(img_path=path, patch_box=(100, 0, 212, 112)))
+        LoadPatch()(dict(img_path=path, patch_box=(100, 0, 212, 112)))
 
 
 def test_crop_tile_without_tile_and_mismatch():

@@ -1,5 +1,6 @@
-"""OEEMLoss: the REFERENCE.md test vector, every weight type against a plain
-NumPy loop, edge cases, autocast, and use inside an mmseg decode head."""
+"""OEEMLoss: the reference test vector (docs/faithfulness.md, "OEEM loss
+(reference semantics)"), every weight type against a plain NumPy loop, edge
+cases, autocast, and use inside an mmseg decode head."""
 import math
 
 import numpy as np

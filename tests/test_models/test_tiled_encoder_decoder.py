@@ -1,100 +1,23 @@
 """TiledEncoderDecoder: batched slide and tiled multi-scale + flip inference
 against mmseg's own one-window-at-a-time computation, on a tiny model."""
 import os.path as osp
-import re
-from typing import Optional
 
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config, ConfigDict
-from mmengine.model import BaseModule
 from mmseg.models.segmentors import EncoderDecoder
-from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
-from oeem_mmseg.models.segmentors.tiled_encoder_decoder import (TiledEncoderDecoder,
-                                                                batched_slide_logits,
-                                                                checked_test_cfg,
-                                                                tile_aug_probs)
+from oeem_mmseg.models.segmentors import TiledEncoderDecoder
+from oeem_mmseg.models.utils import checked_test_cfg, tile_aug_probs
 from oeem_mmseg.utils.errors import OEEMInputError
 from oeem_mmseg.utils.grid import grid_boxes
-from tests.helpers import REPO
+from tests.helpers import (REPO, SMALL_TILE_AUG, image_metas, random_image,
+                           tiny_segmentor)
 
 
 PAPER_CONFIG = osp.join(REPO, 'configs', 'oeem', 'pspnet_r38_glas_oeem.py')
-SMALL_TILE_AUG = dict(
-    mode='tile_aug',
-    tile_size=64,
-    tile_stride=48,
-    scales=(0.75, 1.5),
-    flip=True,
-    crop_size=(40, 40),
-    stride=(32, 32),
-    batch_size=7)
-
-
-@MODELS.register_module(name='OEEMTestTinyBackbone', force=True)
-class TinyBackbone(BaseModule):
-    """Two 3x3 convs, output stride 2: one feature map (B, 8, h/2, w/2)."""
-
-    def __init__(self, channels: int = 8) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(3, channels, 3, stride=2, padding=1)
-        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> list:
-        return [F.relu(self.conv2(F.relu(self.conv1(x))))]
-
-
-def build_model(
-        test_cfg: dict,
-        out_channels: int = 2,
-        data_preprocessor: Optional[dict] = None) -> TiledEncoderDecoder:
-    """Tiny model in eval mode; ``data_preprocessor`` is built from mmseg's
-    registry (mmengine's would need the mmseg default scope)."""
-    torch.manual_seed(0)
-    model = MODELS.build(
-        dict(
-            type='TiledEncoderDecoder',
-            data_preprocessor=None if data_preprocessor is None else
-            MODELS.build(data_preprocessor),
-            backbone=dict(type='OEEMTestTinyBackbone'),
-            decode_head=dict(
-                type='FCNHead',
-                in_channels=8,
-                channels=8,
-                num_convs=1,
-                concat_input=False,
-                num_classes=2,
-                out_channels=out_channels,
-                threshold=0.5 if out_channels == 1 else None,
-                loss_decode=dict(
-                    type='CrossEntropyLoss',
-                    use_sigmoid=out_channels == 1)),
-            test_cfg=ConfigDict(test_cfg)))
-    model.eval()
-    conv_seg = model.decode_head.conv_seg
-    with torch.no_grad():  # confident logits, both classes predicted
-        nn.init.normal_(conv_seg.weight, std=2.0)
-        sample = random_image(64, 64, seed=0)
-        logits = model.encode_decode(sample, image_metas(sample))
-        conv_seg.bias -= logits.mean(dim=(0, 2, 3))
-    return model
-
-
-def random_image(height: int, width: int, seed: int = 1) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(1, 3, height, width, generator=generator)
-
-
-def image_metas(inputs: torch.Tensor) -> list:
-    shape = tuple(inputs.shape[2:])
-    return [
-        dict(ori_shape=shape, img_shape=shape, pad_shape=shape)
-        for _ in range(inputs.shape[0])
-    ]
 
 
 def count_forward_passes(model: TiledEncoderDecoder) -> list:
@@ -141,19 +64,9 @@ def reference_tile_aug(model: TiledEncoderDecoder,
     return probs / coverage
 
 
-def test_slide_windows_follow_mmseg_rule():
-    assert grid_boxes(100, 90, (64, 64), (48, 48)) == [
-        (0, 0, 64, 64), (0, 26, 64, 90), (36, 0, 100, 64), (36, 26, 100, 90)
-    ]
-    assert grid_boxes(128, 40, (64, 64), (32, 32)) == [
-        (0, 0, 64, 40), (32, 0, 96, 40), (64, 0, 128, 40)
-    ]
-    assert grid_boxes(30, 40, (64, 64), (48, 48)) == [(0, 0, 30, 40)]
-
-
 @torch.no_grad()
 def test_slide_mode_matches_mmseg_slide_inference_in_batches():
-    model = build_model(
+    model = tiny_segmentor(
         dict(mode='slide', crop_size=(40, 40), stride=(32, 32), batch_size=8))
     inputs = torch.cat([random_image(150, 217, 1), random_image(150, 217, 2)])
     expected = EncoderDecoder.slide_inference(model, inputs,
@@ -170,7 +83,7 @@ def test_slide_mode_matches_mmseg_slide_inference_in_batches():
 
 @torch.no_grad()
 def test_whole_mode_is_one_forward_pass():
-    model = build_model(dict(mode='whole'))
+    model = tiny_segmentor(dict(mode='whole'))
     inputs = random_image(50, 70)
     batch_sizes = count_forward_passes(model)
     logits = model.inference(inputs, image_metas(inputs))
@@ -186,7 +99,7 @@ def test_whole_mode_is_one_forward_pass():
 ])
 def test_tile_aug_matches_per_window_reference(height, width, tile_size,
                                                tile_stride, tiles):
-    model = build_model(
+    model = tiny_segmentor(
         dict(SMALL_TILE_AUG, tile_size=tile_size, tile_stride=tile_stride))
     image = random_image(height, width)
     assert len(grid_boxes(height, width, tile_size, tile_stride)) == tiles
@@ -207,7 +120,7 @@ def test_full_paper_scales_batch_windows_across_flips():
     cfg = dict(mode='tile_aug', tile_size=paper.tile_size,
                tile_stride=paper.tile_stride, scales=paper.scales,
                crop_size=(64, 64), stride=(48, 48), batch_size=16)
-    model = build_model(cfg)
+    model = tiny_segmentor(cfg)
     image = random_image(40, 50)
     expected = reference_tile_aug(model, image)
     batch_sizes = count_forward_passes(model)
@@ -226,37 +139,8 @@ def test_full_paper_scales_batch_windows_across_flips():
 
 
 @torch.no_grad()
-def test_flip_averages_the_mirrored_view():
-    model = build_model(SMALL_TILE_AUG)
-    image = random_image(30, 45)  # one tile: the grid is mirror-symmetric
-
-    def probs(inputs: torch.Tensor, flip: bool) -> torch.Tensor:
-        options = {k: v for k, v in SMALL_TILE_AUG.items() if k != 'mode'}
-        return tile_aug_probs(model.encode_windows, inputs, 2,
-                              **dict(options, flip=flip))
-
-    plain = probs(image, flip=False)
-    mirrored = probs(image.flip(3), flip=False).flip(3)
-    assert (plain - mirrored).abs().max() > 1e-3
-    torch.testing.assert_close(
-        probs(image, flip=True), (plain + mirrored) / 2, atol=1e-6, rtol=1e-5)
-
-
-@torch.no_grad()
-def test_batched_slide_logits_accepts_any_batch_size():
-    model = build_model(dict(mode='whole'))
-    image = random_image(70, 90)
-    one_at_a_time = batched_slide_logits(model.encode_windows, image,
-                                         (32, 32), (24, 24), 1, 2)
-    all_at_once = batched_slide_logits(model.encode_windows, image, (32, 32),
-                                       (24, 24), 1000, 2)
-    torch.testing.assert_close(one_at_a_time, all_at_once, atol=1e-5,
-                               rtol=1e-5)
-
-
-@torch.no_grad()
 def test_predict_crops_padding_and_unflips():
-    model = build_model(
+    model = tiny_segmentor(
         SMALL_TILE_AUG,
         data_preprocessor=dict(
             type='SegDataPreProcessor',
@@ -293,30 +177,15 @@ def test_predict_crops_padding_and_unflips():
 
 @torch.no_grad()
 def test_predict_without_data_samples_keeps_input_size():
-    model = build_model(
+    model = tiny_segmentor(
         dict(mode='slide', crop_size=(40, 40), stride=(32, 32), batch_size=4))
     results = model.predict(random_image(50, 61))
     assert results[0].pred_sem_seg.shape == (50, 61)
     assert results[0].seg_logits.shape == (50, 61)
 
 
-@pytest.mark.parametrize('test_cfg, message', [
-    (dict(mode='multi_scale'), "'whole', 'slide', 'tile_aug'"),
-    (dict(mode='tile_aug', scale=(1.0, )), "unknown keys ['scale']"),
-    (dict(mode='slide', stride=(32, 32)), 'crop_size must be 2 positive ints'),
-    (dict(mode='tile_aug', scales=[]), 'scales must be a non-empty'),
-    (dict(mode='tile_aug', batch_size=0), 'batch_size must be a positive int'),
-    (dict(mode='tile_aug', scales=[1.0]), "needs the keys ['tile_size', "
-     "'tile_stride', 'crop_size', 'stride']"),
-])
-def test_invalid_test_cfg_is_rejected(test_cfg, message):
-    with pytest.raises(ValueError, match=re.escape(message)) as error:
-        build_model(test_cfg)
-    assert isinstance(error.value, OEEMInputError)
-
-
 def test_test_cfg_replaced_after_build_is_checked_at_inference():
-    model = build_model(dict(mode='whole'))
+    model = tiny_segmentor(dict(mode='whole'))
     model.test_cfg = ConfigDict(mode='aug')
     image = random_image(20, 20)
     with pytest.raises(OEEMInputError, match='unknown mode'):
@@ -325,4 +194,4 @@ def test_test_cfg_replaced_after_build_is_checked_at_inference():
 
 def test_tile_aug_needs_class_probabilities():
     with pytest.raises(OEEMInputError, match='at least 2 output channels'):
-        build_model(SMALL_TILE_AUG, out_channels=1)
+        tiny_segmentor(SMALL_TILE_AUG, out_channels=1)

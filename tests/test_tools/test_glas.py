@@ -51,7 +51,7 @@ def output_mtimes(out) -> dict:
 def test_official_layout(glas_official_src, glas_gland_masks, tmp_path):
     out = str(tmp_path / 'out')
     summary = prepare_glas(glas_official_src, out, val_fraction=0.2, seed=0)
-    assert summary['converted'] == 14 and summary['skipped'] == 0
+    assert summary['prepared'] == 14 and summary['skipped'] == 0
     assert summary['instances'] == 14
     assert summary['val_by'] == 'patient'
     assert (summary['testA'], summary['testB'], summary['test']) == (2, 2, 4)
@@ -164,18 +164,18 @@ def test_rerun_is_a_noop_and_resumes(glas_official_src, tmp_path):
     first = prepare_glas(glas_official_src, out)
     before = output_mtimes(out)
     again = prepare_glas(glas_official_src, out)
-    assert again['converted'] == 0 and again['skipped'] == 14
+    assert again['prepared'] == 0 and again['skipped'] == 14
     assert {k: again[k] for k in ('train', 'val', 'test')} == {
         k: first[k] for k in ('train', 'val', 'test')}
     assert output_mtimes(out) == before
     os.remove(osp.join(out, 'masks', 'train_3.png'))
     resumed = prepare_glas(glas_official_src, out)
-    assert (resumed['converted'], resumed['skipped']) == (1, 13)
+    assert (resumed['prepared'], resumed['skipped']) == (1, 13)
     assert osp.isfile(osp.join(out, 'masks', 'train_3.png'))
-    # a changed source is converted again
+    # a changed source is prepared again
     cv2.imwrite(osp.join(glas_official_src, 'testB_1_anno.bmp'),
                 np.zeros((120, 150), np.uint8))
-    assert prepare_glas(glas_official_src, out)['converted'] == 1
+    assert prepare_glas(glas_official_src, out)['prepared'] == 1
     assert read_indices(osp.join(out, 'masks', 'testB_1.png')).max() == 0
 
 
@@ -296,7 +296,7 @@ def test_tool(glas_official_src, tmp_path, capsys):
     out = str(tmp_path / 'out')
     tool.main([glas_official_src, out, '--val-fraction', '0', '--seed', '1'])
     printed = capsys.readouterr().out
-    assert 'train 10, val 0' in printed and '14 images converted' in printed
+    assert 'train 10, val 0' in printed and '14 images prepared' in printed
     assert len(os.listdir(osp.join(out, 'masks'))) == 14
     with pytest.raises(SystemExit) as exit_info:
         tool.main([str(tmp_path / 'missing'), out])
@@ -310,7 +310,7 @@ def test_tool(glas_official_src, tmp_path, capsys):
 def test_real_glas_subset(tmp_path):
     out = str(tmp_path / 'glas_subset')
     summary = prepare_glas(GLAS_SUBSET, out, val_fraction=0.2, seed=0)
-    assert summary['converted'] == 15
+    assert summary['prepared'] == 15
     splits = splits_of(out)
     assert (len(splits['train']), len(splits['val'])) == (8, 2)
     assert splits['testA'] == [f'testA_{i}' for i in (1, 3, 6, 7, 8)]
@@ -325,7 +325,7 @@ def test_real_glas_subset(tmp_path):
         assert set(np.unique(mask).tolist()) == {0, 1}
     before = output_mtimes(out)
     again = prepare_glas(GLAS_SUBSET, out, val_fraction=0.2, seed=0)
-    assert (again['converted'], again['skipped']) == (0, 15)
+    assert (again['prepared'], again['skipped']) == (0, 15)
     assert output_mtimes(out) == before
 
 
@@ -408,7 +408,8 @@ def test_written_files_honour_the_umask(glas_official_src, tmp_path, capsys):
     out = tmp_path / 'out'
     old_umask = os.umask(0o022)
     try:
-        assert run_tool(glas_tool, [glas_official_src, str(out)], capsys)[0] == 0
+        code = run_tool(glas_tool, [glas_official_src, str(out)], capsys)[0]
+        assert code == 0
         os.umask(0o027)
         atomic_write_bytes(str(tmp_path / 'group.txt'), b'x')
     finally:

@@ -17,6 +17,8 @@ from tests.helpers import (TINY_CLS, UNWRITABLE, assert_refused, load_tool,
                            random_weights_resnet38, stub_cfg, stub_checkpoint,
                            stub_folder)
 
+make_pseudo_masks_tool = load_tool('make_pseudo_masks.py')
+
 
 def test_tool_end_to_end_with_resnet38(glas_prepared, tmp_path, capsys):
     module = load_tool('make_pseudo_masks.py')
@@ -45,9 +47,6 @@ def test_tool_end_to_end_with_resnet38(glas_prepared, tmp_path, capsys):
     assert 'error: ' in capsys.readouterr().err
 
 
-make_pseudo_masks_tool = load_tool('make_pseudo_masks.py')
-
-
 @pytest.fixture
 def stub_run(tmp_path):
     """(data folder, config file, checkpoint) of a stub CAM classifier on
@@ -73,8 +72,9 @@ def test_pseudo_masks_never_write_into_the_dataset(stub_run, checkpoints,
             (['--out', UNWRITABLE], 'cannot write')):
         assert_refused(make_pseudo_masks_tool, [config, ckpt] + argv, capsys,
                        expected, inputs=[root, ckpt])
-    assert_refused(make_pseudo_masks_tool, [config, checkpoints['random'], '--out',
-                                       str(tmp_path / 'o')], capsys,
+    assert_refused(make_pseudo_masks_tool,
+                   [config, checkpoints['random'], '--out',
+                    str(tmp_path / 'o')], capsys,
                    "not a checkpoint of the config's model",
                    inputs=[root])
     assert not osp.exists(tmp_path / 'o')

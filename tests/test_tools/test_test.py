@@ -16,7 +16,7 @@ from oeem_mmseg.utils import OEEMInputError
 from tests.helpers import (TINY_CLS, TINY_SEG, assert_refused,
                            data_root_options, load_tool, run_tool)
 
-
+test_tool = load_tool('test.py')
 
 
 @pytest.mark.parametrize('name, expected', [
@@ -78,9 +78,6 @@ def test_test_show_dir_needs_no_training_split(checkpoints, glas_prepared,
     for name in os.listdir(out):
         assert stat.S_IMODE(os.stat(osp.join(out, name)).st_mode) == 0o644
     assert list(Path(show).rglob('*testA_1*.png'))
-
-
-test_tool = load_tool('test.py')
 
 
 def test_tta_and_aug_test_together_are_one_line_error(tmp_path, capsys):

@@ -18,7 +18,8 @@ from tests.helpers import (TINY_CLS, TINY_SEG, assert_refused,
                            data_root_options, load_tool, tool_command,
                            tool_env)
 
-
+test_tool = load_tool('test.py')
+train_tool = load_tool('train.py')
 
 
 @pytest.mark.parametrize('name, expected', [
@@ -70,10 +71,6 @@ def test_train_refuses_typos_and_a_work_dir_that_is_a_file(tmp_path, capsys):
     assert_refused(train_tool, [TINY_SEG, '--work-dir', str(a_file)], capsys,
                    f'--work-dir {a_file}: is a file')
     assert not osp.exists(work_dir)
-
-
-test_tool = load_tool('test.py')
-train_tool = load_tool('train.py')
 
 
 def test_bad_config_and_options_are_one_line_errors(tmp_path, capsys):

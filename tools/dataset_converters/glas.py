@@ -1,11 +1,11 @@
-"""Convert a GlaS folder into the project layout.
+"""Prepare GlaS: a GlaS folder into the project layout.
 
     python tools/dataset_converters/glas.py SRC OUT \\
         [--val-fraction 0.2] [--seed 0]
 
 e.g. ``SRC`` = "data/Warwick QU Dataset (Released 2016_07_08)", ``OUT`` =
 data/glas. Re-running on a finished ``OUT`` skips the images already
-converted. The functions are also imported by the tests.
+prepared. The functions are also imported by the tests.
 
 Sources (files directly in ``src``; extensions ``.bmp``, ``.png``,
 ``.tif`` or ``.tiff`` and the ``_anno`` suffix in any case):
@@ -17,7 +17,7 @@ Sources (files directly in ``src``; extensions ``.bmp``, ``.png``,
 
 GlaS names are recognised in any case (``Train_7.bmp`` is ``train_7``).
 Other image/mask pairs (``slide A.png`` + ``slide A_anno.png``, ``train_4
-copy.bmp`` + its mask) are converted under their own name and listed in
+copy.bmp`` + its mask) are prepared under their own name and listed in
 ``splits/other.txt``, in no GlaS split. Every other entry of ``src`` (an
 unpaired non-GlaS image, a non-image file, a hidden file, a folder) is not
 taken and reported with the reason; an unpaired GlaS image or mask is an
@@ -73,7 +73,7 @@ SOURCE_PREFIXES = ('train', 'testA', 'testB')
 MAX_INTERPOLATED_FRACTION = 0.25
 MAX_FLAT_SHARE = 0.5
 MANIFEST = '.prepare_glas.json'
-# entries of older versions (without instance maps) are converted again
+# entries of older versions (without instance maps) are prepared again
 MANIFEST_VERSION = 2
 
 _SOURCE_FILE = re.compile(
@@ -315,8 +315,8 @@ def _is_done(entry: Optional[dict], sources: dict,
         for key, size in sizes.items())
 
 
-def _convert(image_path: str, mask_path: str,
-             outputs: Dict[str, str]) -> List[str]:
+def _prepare_image(image_path: str, mask_path: str,
+                   outputs: Dict[str, str]) -> List[str]:
     """Write the image, the 0/1 mask and, for an instance-map source, the
     instance map; returns the keys of ``outputs`` written."""
     image = read_rgb(image_path)
@@ -345,7 +345,7 @@ def prepare_glas(src: str,
                  out: str,
                  val_fraction: float = 0.2,
                  seed: int = 0) -> dict:
-    """Convert the GlaS folder ``src`` into ``out`` (see the module doc).
+    """Prepare the GlaS folder ``src`` into ``out`` (see the module doc).
 
     Resumable: an image whose outputs are recorded in ``out``'s manifest
     with the same source sizes/mtimes, and still have their recorded sizes,
@@ -358,7 +358,7 @@ def prepare_glas(src: str,
     Returns:
         dict: image counts per split (``train``, ``val``, ``testA``,
         ``testB``, ``test``, ``other``: pairs without a GlaS name),
-        ``converted`` and ``skipped`` image counts, ``instances`` (images
+        ``prepared`` and ``skipped`` image counts, ``instances`` (images
         with an instance map), ``val_by`` ('patient' or 'image') and
         ``ignored``, the ``(path, reason)`` of every source entry not taken
         (see :func:`scan_glas_source`).
@@ -395,7 +395,7 @@ def prepare_glas(src: str,
 
     manifest_path = osp.join(out, MANIFEST)
     manifest = _load_manifest(manifest_path)
-    converted = skipped = 0
+    prepared = skipped = 0
     for name in tqdm(names, desc='prepare GlaS', unit='img'):
         image_path, mask_path = pairs[name]
         sources = dict(
@@ -405,14 +405,14 @@ def prepare_glas(src: str,
         if _is_done(manifest.get(name), sources, outputs):
             skipped += 1
             continue
-        written = _convert(image_path, mask_path, outputs)
+        written = _prepare_image(image_path, mask_path, outputs)
         manifest[name] = dict(
             version=MANIFEST_VERSION,
             sources=sources,
             sizes={key: os.stat(outputs[key]).st_size for key in written})
         atomic_write_bytes(manifest_path,
                            json.dumps(manifest, indent=1).encode())
-        converted += 1
+        prepared += 1
 
     for split, split_names in splits.items():
         _write_text_if_changed(
@@ -421,7 +421,7 @@ def prepare_glas(src: str,
     summary = {split: len(members) for split, members in splits.items()}
     summary.update(
         ignored=ignored,
-        converted=converted,
+        prepared=prepared,
         skipped=skipped,
         instances=sum('instances' in manifest[name]['sizes']
                       for name in names),
@@ -453,7 +453,7 @@ def main(argv: Optional[List[str]] = None) -> None:
           f"{summary['val']} (by {summary['val_by']}), testA "
           f"{summary['testA']}, testB {summary['testB']}, test "
           f"{summary['test']}, other {summary['other']}; "
-          f"{summary['converted']} images converted, "
+          f"{summary['prepared']} images prepared, "
           f"{summary['skipped']} already done; instance maps for "
           f"{summary['instances']} images; {len(summary['ignored'])} source "
           "files not taken")

@@ -1,12 +1,13 @@
 # GlaS as prepared by tools/dataset_converters/glas.py, cut into 112x112
 # patches (stride 56) labelled by the classes covering more than 5 % of them,
-# upsampled to the network input (REFERENCE.md "Classification stage").
+# upsampled to the network input (docs/faithfulness.md, "Classification
+# stage").
 dataset_type = 'GlaSPatchDataset'
 data_root = 'data/glas'
 # the network input side of a patch (training, testing) and of each CAM crop
 cam_input_size = 224
 train_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(
         type='RandomResizedCrop',
@@ -17,7 +18,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(type='PackInputs'),
 ]

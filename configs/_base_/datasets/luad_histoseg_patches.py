@@ -6,7 +6,7 @@ dataset_type = 'PatchLabelDataset'
 # the network input side of a patch (training, testing) and of each CAM crop
 cam_input_size = 224
 train_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(
         type='RandomResizedCrop',
@@ -17,7 +17,7 @@ train_pipeline = [
     dict(type='PackInputs'),
 ]
 test_pipeline = [
-    dict(type='LoadGlaSPatch'),
+    dict(type='LoadPatch'),
     dict(type='Resize', scale=cam_input_size),
     dict(type='PackInputs'),
 ]

@@ -1,8 +1,9 @@
 # The CAM classifier: ResNet-38 (b7 dilation 2 as the authors' classifier, BN
 # layers and conv1a frozen) and the multi-layer CAM head (conv4 + conv5 +
 # conv6, global average pooling, linear with bias), multi-label BCE on 2
-# classes (REFERENCE.md "Classification stage").
-# GlaS statistics (REFERENCE.md), on the 0-255 scale; patches are loaded RGB
+# classes (docs/faithfulness.md, "Classification stage").
+# GlaS statistics (docs/faithfulness.md, "Labels and data"), on the 0-255
+# scale; patches are loaded RGB
 glas_mean = [0.787 * 255, 0.511 * 255, 0.785 * 255]
 glas_std = [0.167 * 255, 0.248 * 255, 0.131 * 255]
 model = dict(

@@ -1,6 +1,7 @@
 # PSPNet on ResNet-38 (conv6) with an FCN auxiliary head on conv5
-# (REFERENCE.md "Segmentation stage"), both with plain cross-entropy;
-# configs/oeem/pspnet_r38_glas_oeem.py puts the OEEM loss on both heads.
+# (docs/faithfulness.md, "Segmentation stage"), both with plain
+# cross-entropy; configs/oeem/pspnet_r38_glas_oeem.py puts the OEEM loss on
+# both heads.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',

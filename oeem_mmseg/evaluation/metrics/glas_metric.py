@@ -1,10 +1,10 @@
 """GlaS evaluation: the paper's mIoU plus the official GlaS object-level
 metrics (Sirinukunwattana et al., MedIA 2017).
 
-Like mmseg's ``IoUMetric``, the per-image statistics
-(:meth:`GlaSMetric.intersect_and_union`) and the summaries
+Pixels are counted by :mod:`oeem_mmseg.evaluation.functional.pixel_counts`
+(the one way of this package); the summaries
 (:meth:`GlaSMetric.pixel_summary`, :meth:`GlaSMetric.object_summary`) are
-static functions that other evaluations (pseudo-masks) call directly.
+static functions of those counts.
 """
 import os.path as osp
 from collections import OrderedDict
@@ -19,7 +19,9 @@ from prettytable import PrettyTable
 from ...datasets.glas import GlaSDataset
 from ...utils.errors import OEEMInputError
 from ...utils.io import read_label
-from ..functional import glands, object_statistics, pooled_object_scores
+from ..functional import (class_iou, glands, intersect_and_union,
+                          object_statistics, pooled_object_scores, ratio,
+                          total_counts)
 
 SPLIT_PREFIXES = ('testA', 'testB')
 OTHER_SPLIT = 'other'
@@ -54,12 +56,6 @@ def relabel_instances(instances: np.ndarray) -> Tuple[np.ndarray, int]:
     if ids[0] != 0:
         consecutive += 1
     return consecutive.astype(np.int32), int(np.count_nonzero(ids))
-
-
-def ratio(numerator: float, denominator: float) -> float:
-    """``numerator / denominator`` for a ratio of counts such as IoU, Dice
-    or F1; 1 when the denominator is 0 (nothing to find, nothing found)."""
-    return 1.0 if denominator == 0 else float(numerator / denominator)
 
 
 @METRICS.register_module()
@@ -144,59 +140,18 @@ class GlaSMetric(BaseMetric):
                                       instances))
 
     @staticmethod
-    def intersect_and_union(pred: np.ndarray, gt: np.ndarray,
-                            num_classes: int,
-                            ignore_index: int = 255) -> Dict[str, np.ndarray]:
-        """Pixel counts of one image per class, each (num_classes,) int64:
-        ``intersect``, ``union``, ``pred_area``, ``gt_area``; ground-truth
-        ``ignore_index`` pixels are left out, predicted values outside
-        ``[0, num_classes)`` count for no class.
-
-        Args:
-            pred: Predicted classes (H, W).
-            gt: Ground-truth classes (H, W).
-        """
-        valid = gt != ignore_index
-        pred = pred[valid].astype(np.int64)
-        gt = gt[valid].astype(np.int64)
-
-        def area(labels: np.ndarray) -> np.ndarray:
-            inside = labels[(labels >= 0) & (labels < num_classes)]
-            return np.bincount(inside, minlength=num_classes)[:num_classes]
-
-        pred_area = area(pred)
-        gt_area = area(gt)
-        intersect = area(pred[pred == gt])
-        return dict(intersect=intersect, union=pred_area + gt_area - intersect,
-                    pred_area=pred_area, gt_area=gt_area)
-
-    @staticmethod
-    def total_counts(results: Sequence[dict]) -> Dict[str, np.ndarray]:
-        """The per-class counts of :meth:`intersect_and_union` summed over
-        images."""
-        return {key: sum(result[key] for result in results)
-                for key in ('intersect', 'union', 'pred_area', 'gt_area')}
-
-    @staticmethod
-    def class_iou(total: Dict[str, np.ndarray]) -> np.ndarray:
-        """IoU per class (num_classes,) of summed counts; 1 for a class
-        neither predicted nor present (:func:`ratio`)."""
-        return np.array([ratio(*pair)
-                         for pair in zip(total['intersect'], total['union'])])
-
-    @staticmethod
     def pixel_summary(results: Sequence[dict],
                       class_names: Sequence[str]) -> Dict[str, float]:
         """Pixel metrics (fractions in [0, 1], unrounded) of the per-image
-        counts of :meth:`intersect_and_union`: ``mIoU`` and ``IoU.<class>``
+        counts of :func:`intersect_and_union`: ``mIoU`` and ``IoU.<class>``
         (accumulated over all pixels), ``Dice_from_mIoU``, and for every
         class but the first (background) ``Dice.<class>`` (over all pixels)
         and ``imgDice.<class>`` (mean over images)."""
-        total = GlaSMetric.total_counts(results)
-        iou = GlaSMetric.class_iou(total)
+        total = total_counts(results)
+        iou = class_iou(total)
         metrics = OrderedDict(mIoU=float(iou.mean()))
-        for name, class_iou in zip(class_names, iou):
-            metrics[f'IoU.{name}'] = float(class_iou)
+        for name, iou_of_class in zip(class_names, iou):
+            metrics[f'IoU.{name}'] = float(iou_of_class)
         metrics['Dice_from_mIoU'] = 2 * metrics['mIoU'] / (1 + metrics['mIoU'])
 
         def dice(counts: dict, label: int) -> float:
@@ -249,14 +204,14 @@ class GlaSMetric(BaseMetric):
                 ``gt == 1``.
 
         Returns:
-            dict: ``split``; the counts of :meth:`intersect_and_union`; with
+            dict: ``split``; the counts of :func:`intersect_and_union`; with
             object metrics also the keys of :func:`object_statistics`
             (glands: class 1) and ``instances`` (whether annotated instances
             were used).
         """
         statistics = dict(
             split=split,
-            **self.intersect_and_union(pred, gt, len(self.class_names),
+            **intersect_and_union(pred, gt, len(self.class_names),
                                        self.ignore_index))
         if self.object_metrics:
             valid = gt != self.ignore_index

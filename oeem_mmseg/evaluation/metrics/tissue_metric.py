@@ -10,7 +10,7 @@ from mmseg.registry import METRICS
 from prettytable import PrettyTable
 
 from ...utils.errors import OEEMInputError
-from .glas_metric import GlaSMetric, ratio
+from ..functional import intersect_and_union, iou_summary
 
 
 @METRICS.register_module()
@@ -45,8 +45,7 @@ class TissueMetric(BaseMetric):
             pred = data_sample['pred_sem_seg']['data'].squeeze().cpu().numpy()
             gt = data_sample['gt_sem_seg']['data'].squeeze().cpu().numpy()
             self.results.append(
-                GlaSMetric.intersect_and_union(pred, gt, num_classes,
-                                               self.ignore_index))
+                intersect_and_union(pred, gt, num_classes, self.ignore_index))
 
     @property
     def class_names(self) -> Sequence[str]:
@@ -55,30 +54,11 @@ class TissueMetric(BaseMetric):
                 'TissueMetric: the dataset gives no class names (metainfo)')
         return self.dataset_meta['classes']
 
-    @staticmethod
-    def summary(results: Sequence[dict],
-                class_names: Sequence[str]) -> Dict[str, float]:
-        """``mIoU``, ``FWIoU``, ``aAcc`` and ``IoU.<class>`` (fractions,
-        unrounded) of per-image :meth:`GlaSMetric.intersect_and_union`
-        counts."""
-        total = GlaSMetric.total_counts(results)
-        iou = GlaSMetric.class_iou(total)
-        gt_pixels = total['gt_area'].sum()
-        metrics = OrderedDict(
-            mIoU=float(iou.mean()),
-            FWIoU=float((total['gt_area'] * iou).sum() / gt_pixels)
-            if gt_pixels else 1.0,
-            aAcc=ratio(total['intersect'].sum(), gt_pixels))
-        for name, class_iou in zip(class_names, iou):
-            metrics[f'IoU.{name}'] = float(class_iou)
-        return metrics
-
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """The metrics of all images, printed as a table."""
         metrics = OrderedDict(
             (key, round(100 * value, 2))
-            for key, value in self.summary(results,
-                                           self.class_names).items())
+            for key, value in iou_summary(results, self.class_names).items())
         table = PrettyTable()
         table.field_names = list(metrics)
         table.add_row(list(metrics.values()))
