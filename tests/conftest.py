@@ -16,7 +16,9 @@ made by the builders of :mod:`tests.helpers`.
 - ``tiny_checkpoint`` (session-scoped): the path of a checkpoint of
   ``tests/configs/pspnet_r38_tiny.py`` with seeded random weights.
 - ``gland_checkpoint`` (session-scoped): the same model with its last
-  layer set to mark the synthetic glands (not a trained model).
+  layer set to mark the synthetic glands (not a trained model);
+  ``stain_gland_checkpoint``: the same for the stain-normalising tiny
+  segmentor ``tests/configs/pspnet_r38_stain_tiny.py``.
 - ``make_tissue_patches``: the factory
   :func:`tests.helpers.write_tissue_patches` of a LUAD-HistoSeg-style
   folder of patches with planted tissue colours.
@@ -37,9 +39,10 @@ import pytest
 import torch
 
 from oeem_mmseg.models.backbones.resnet38 import ResNet38
-from tests.helpers import (TINY_CLS, TINY_SEG, draw_glas_image,
-                           gland_masks_of, load_tool, model_state,
-                           write_glas_source, write_tissue_patches)
+from tests.helpers import (TINY_CLS, TINY_SEG, TINY_STAIN_SEG,
+                           gland_masks_of, load_tool, mark_glands,
+                           model_state, write_glas_source,
+                           write_tissue_patches)
 
 
 @pytest.fixture
@@ -94,32 +97,20 @@ def tiny_checkpoint(tmp_path_factory) -> str:
 
 @pytest.fixture(scope='session')
 def gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
-    """The tiny segmentor with its last layer set so that it marks the
-    synthetic glands of :func:`draw_glas_image` (IoU about 0.6): masks with
-    regions of both classes for the slide tests. Not a trained model."""
-    from mmengine.registry import init_default_scope
+    """The tiny segmentor marking the synthetic glands
+    (:func:`tests.helpers.mark_glands`): masks with regions of both classes
+    for the slide tests. Not a trained model."""
+    return mark_glands(TINY_SEG, tiny_checkpoint,
+                       str(tmp_path_factory.mktemp('ckpt') / 'glands.pth'))
 
-    from oeem_mmseg.apis.inference import init_model
-    init_default_scope('mmseg')
-    model = init_model(TINY_SEG, tiny_checkpoint)
-    image, instances = draw_glas_image((120, 150), 3)
-    glands = instances > 0
-    head = model.decode_head.conv_seg
-    with torch.no_grad():
-        inputs = model.data_preprocessor(dict(inputs=[torch.from_numpy(
-            np.ascontiguousarray(image[..., ::-1].transpose(2, 0, 1)))]),
-            False)['inputs']
-        head.bias.zero_()
-        logits = model.predict(inputs)[0].seg_logits.data
-        margin = (logits[1] - logits[0]).numpy()
-        sign = 1 if margin[glands].mean() > margin[~glands].mean() else -1
-        head.weight[1] = head.weight[0] + sign * (head.weight[1] -
-                                                  head.weight[0])
-        head.bias[1] = -sign * (margin[glands].mean() +
-                                margin[~glands].mean()) / 2
-    path = str(tmp_path_factory.mktemp('ckpt') / 'glands.pth')
-    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
-    return path
+
+@pytest.fixture(scope='session')
+def stain_gland_checkpoint(tiny_checkpoint, tmp_path_factory) -> str:
+    """The stain-normalising tiny segmentor (``TINY_STAIN_SEG``) marking
+    the synthetic glands (:func:`tests.helpers.mark_glands`)."""
+    return mark_glands(
+        TINY_STAIN_SEG, tiny_checkpoint,
+        str(tmp_path_factory.mktemp('ckpt') / 'stain_glands.pth'))
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ Data builders (images are 120 x 150 H x W unless said otherwise):
 - :func:`gland_masks_of`: the 0/1 gland masks of such a source;
   :func:`square`: a square mask.
 - :func:`write_slide`: a synthetic whole slide (pyramidal tiled TIFF that
-  OpenSlide reads): glass with pieces of the same synthetic tissue.
+  OpenSlide reads): glass with pieces of the same synthetic tissue, paler
+  or stronger stained (:func:`paler`) if asked.
 - :func:`write_tissue_patches`: a LUAD-HistoSeg-style folder of patches with
   planted tissue colours; :func:`stained`: an image of known H&E amounts.
 
@@ -24,7 +25,9 @@ Models: :func:`stub_folder`, :func:`stub_cfg`, :func:`stub_checkpoint` (a
 prepared folder whose images are red exactly on the glands and a classifier
 whose CAM is the red channel, :class:`RedMeanStub`); :func:`small` (a
 1/16-width ResNet-38); :func:`tiny_segmentor` (a TiledEncoderDecoder of
-two convolutions); :func:`model_state` (a config's freshly built model).
+two convolutions); :func:`model_state` (a config's freshly built model);
+:func:`mark_glands` (a tiny segmentor's checkpoint set to mark the synthetic
+glands).
 
 Tool scripts: :func:`load_tool` imports one as a module (its ``main(argv)``
 runs it in this process, :func:`run_tool` returns its exit status and
@@ -63,11 +66,13 @@ from oeem_mmseg.models.backbones.resnet38 import ResNet38
 from oeem_mmseg.models.segmentors import TiledEncoderDecoder
 from oeem_mmseg.utils.grid import grid_boxes
 from oeem_mmseg.utils.io import atomic_write_png
-from oeem_mmseg.utils.stain import from_stain_amounts
+from oeem_mmseg.utils.stain import from_stain_amounts, stain_amounts
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY_SEG = osp.join(REPO, 'tests', 'configs', 'pspnet_r38_tiny.py')
 TINY_CLS = osp.join(REPO, 'tests', 'configs', 'cls_r38_tiny.py')
+TINY_STAIN_SEG = osp.join(REPO, 'tests', 'configs',
+                          'pspnet_r38_stain_tiny.py')
 # a folder nobody, root included, can create files in
 UNWRITABLE = '/sys/oeem-reliability-out'
 
@@ -188,10 +193,21 @@ def glas_pseudo_mask(generator, image, mask, with_probs=False):
 GLASS_RGB = (242, 242, 240)
 
 
-def tissue_piece(size: Tuple[int, int], scale: float, seed: int) -> np.ndarray:
+def paler(image: np.ndarray, factor: float) -> np.ndarray:
+    """(H, W, 3) uint8 RGB ``image`` with its haematoxylin and eosin amounts
+    multiplied by ``factor`` (below 1: paler staining)."""
+    amounts = stain_amounts(torch.from_numpy(image).permute(2, 0, 1))
+    amounts[:2] *= factor
+    return from_stain_amounts(amounts).round().byte().permute(
+        1, 2, 0).numpy()
+
+
+def tissue_piece(size: Tuple[int, int], scale: float, seed: int,
+                 stain: float = 1.0) -> np.ndarray:
     """(H, W, 3) uint8 RGB tissue of ``size``: :func:`draw_glas_image`
     images (120 x 150) side by side, enlarged ``scale`` times (2.48 for
-    0.25 um/px slides: GlaS images are 0.62 um/px)."""
+    0.25 um/px slides: GlaS images are 0.62 um/px), stained ``stain`` times
+    as strongly (:func:`paler`)."""
     rows, cols = (-(-round(side / scale) // block)
                   for side, block in zip(size, (120, 150)))
     canvas = np.concatenate([
@@ -201,6 +217,8 @@ def tissue_piece(size: Tuple[int, int], scale: float, seed: int) -> np.ndarray:
     canvas = cv2.resize(canvas, (round(canvas.shape[1] * scale),
                                  round(canvas.shape[0] * scale)),
                         interpolation=cv2.INTER_LINEAR)
+    if stain != 1:
+        canvas = paler(canvas, stain)
     return np.ascontiguousarray(canvas[:size[0], :size[1]])
 
 
@@ -210,7 +228,8 @@ def write_slide(path,
                 mpp: Optional[float] = 0.25,
                 tile: int = 512,
                 seed: int = 0,
-                aperio: bool = False) -> str:
+                aperio: bool = False,
+                stain: float = 1.0) -> str:
     """Write a synthetic slide: a pyramidal, tiled, zlib-compressed RGB TIFF
     (or Aperio SVS) of level-0 ``size`` (H, W), levels downsampled by 4 down
     to one tile.
@@ -222,13 +241,14 @@ def write_slide(path,
             ``openslide.mpp-x``), None for none.
         aperio: Write an Aperio SVS instead (the ImageDescription that
             OpenSlide's Aperio reader expects, the mpp in it).
+        stain: Staining strength of the tissue (:func:`tissue_piece`).
 
     Memory stays at a few tiles plus the tissue pieces, whatever ``size``:
     glass tiles are encoded once.
     """
     import tifffile
     pieces = [((y0, x0), tissue_piece((y1 - y0, x1 - x0), 0.62 / (mpp or 0.25),
-                                      seed + index))
+                                      seed + index, stain))
               for index, (y0, x0, y1, x1) in enumerate(tissue)]
     glass = np.empty((tile, tile, 3), np.uint8)
     glass[:] = GLASS_RGB
@@ -376,12 +396,12 @@ def write_tissue_patches(root,
 
 def stained(haematoxylin: float, eosin: float, seed: int = 0,
             size=(32, 48)) -> torch.Tensor:
-    """(3, H, W) uint8 RGB of random H and E amounts (up to the given
-    maxima), no DAB, the top 8 rows glass."""
+    """(3, H, W) uint8 RGB of random H and E amounts (from a fifth of the
+    given maxima up to them: tissue), no DAB, the top 8 rows glass."""
     gen = torch.Generator().manual_seed(seed)
     amounts = torch.zeros((3,) + size, dtype=torch.float64)
-    amounts[0] = haematoxylin * torch.rand(size, generator=gen)
-    amounts[1] = eosin * torch.rand(size, generator=gen)
+    amounts[0] = haematoxylin * (0.2 + 0.8 * torch.rand(size, generator=gen))
+    amounts[1] = eosin * (0.2 + 0.8 * torch.rand(size, generator=gen))
     amounts[:, :8] = 0
     return from_stain_amounts(amounts).round().byte()
 
@@ -554,6 +574,35 @@ def tiny_segmentor(
         logits = model.encode_decode(sample, image_metas(sample))
         conv_seg.bias -= logits.mean(dim=(0, 2, 3))
     return model
+
+
+def mark_glands(config: str, checkpoint: str, path: str) -> str:
+    """Save to ``path`` the segmentor of ``config`` with the weights of
+    ``checkpoint`` and its last layer set so that it marks the synthetic
+    glands of :func:`draw_glas_image` (IoU about 0.6). Not a trained
+    model."""
+    from mmengine.registry import init_default_scope
+
+    from oeem_mmseg.apis.inference import init_model
+    init_default_scope('mmseg')
+    model = init_model(config, checkpoint)
+    image, instances = draw_glas_image((120, 150), 3)
+    glands = instances > 0
+    head = model.decode_head.conv_seg
+    with torch.no_grad():
+        inputs = model.data_preprocessor(dict(inputs=[torch.from_numpy(
+            np.ascontiguousarray(image[..., ::-1].transpose(2, 0, 1)))]),
+            False)['inputs']
+        head.bias.zero_()
+        logits = model.predict(inputs)[0].seg_logits.data
+        margin = (logits[1] - logits[0]).numpy()
+        sign = 1 if margin[glands].mean() > margin[~glands].mean() else -1
+        head.weight[1] = head.weight[0] + sign * (head.weight[1] -
+                                                  head.weight[0])
+        head.bias[1] = -sign * (margin[glands].mean() +
+                                margin[~glands].mean()) / 2
+    torch.save(dict(state_dict=model.state_dict(), meta={}), path)
+    return path
 
 
 def random_image(height: int, width: int, seed: int = 1) -> torch.Tensor:

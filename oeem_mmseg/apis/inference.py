@@ -24,7 +24,7 @@ from ..utils.provenance import (check_provenance, model_record,
                                 write_provenance)
 from ..utils.visualization import label_overlay
 from .config import adapt_to_device, load_config, use_aug_test
-from .regions import segment_region
+from .regions import image_meta, segment_region
 from .slide_inference import SlideOptions, infer_slide
 
 # Plain images (PNG, JPEG, BMP, stripped TIFF) are decoded whole: larger
@@ -74,19 +74,21 @@ def segment_image(model: torch.nn.Module,
 
     Images larger than ``block_size`` are segmented block by block
     (:func:`segment_region`), so memory stays bounded whatever the image
-    size, with the classes whole-image inference gives.
+    size, with the classes whole-image inference gives: the stain levels
+    are measured on the whole image first (:func:`image_meta`).
     """
     if block_size <= 0:
         raise OEEMInputError(f'--block-size {block_size}: must be positive')
     height, width = image.shape[:2]
     mask = np.empty((height, width), np.uint8)
+    meta = image_meta(model, [image])
 
     def read(box: Box) -> np.ndarray:
         return image[box[0]:box[2], box[1]:box[3]]
 
     for core in tile_boxes(height, width, block_size):
         mask[core[0]:core[2], core[1]:core[3]] = segment_region(
-            model, read, core, (height, width))
+            model, read, core, (height, width), meta)
     return mask
 
 

@@ -9,11 +9,18 @@ Outputs in ``out_dir`` for a slide ``NAME.svs``:
 - ``NAME.geojson``: one QuPath annotation per connected region of every
   class but the first (the background class), level-0 pixel coordinates;
 - ``NAME_areas.json`` / ``NAME_areas.csv``: pixels and mm² per class;
-- ``NAME.parts/`` while it runs: the finished tiles, kept until the outputs
-  are written, so that a run started again skips them;
+- ``NAME.parts/`` while it runs: the finished tiles and the slide's stain
+  levels (``image_meta.json``), kept until the outputs are written, so that
+  a run started again skips the tiles and normalises the others alike;
 - ``NAME_provenance.json``: what made them (:func:`slide_record`), written
   before them; a re-run reuses tiles and outputs only when its record is the same,
   and refuses with one line otherwise (:func:`check_provenance`).
+
+A stain-normalising model normalises every tile by the stain levels of the
+slide's tissue, measured once on up to :data:`STAIN_SAMPLE_BOXES` boxes of
+:data:`STAIN_SAMPLE_SIZE` pixels with tissue, evenly spread over the slide
+at the inference resolution (:func:`stain_sample_boxes`), whatever the
+tile size.
 """
 import math
 import os.path as osp
@@ -42,10 +49,14 @@ from ..utils.io import atomic_write_png, remove_partial_output
 from ..utils.provenance import (check_provenance, model_record,
                                 write_provenance)
 from ..utils.visualization import label_overlay
-from .regions import region_context, segment_region
+from .regions import image_meta, region_context, segment_region
 
 # Tiles whose pixels are read ahead while the model runs.
 PREFETCH = 2
+# The slide's stain levels are measured on at most this many boxes of this
+# side (inference pixels) with tissue.
+STAIN_SAMPLE_BOXES = 16
+STAIN_SAMPLE_SIZE = 512
 
 
 @dataclass
@@ -152,14 +163,34 @@ def slide_record(model_rec: dict, slide: SlideReader, resolution: Resolution,
                 thumbnail_size=options.thumbnail_size)
 
 
+def stain_sample_boxes(shape: Tuple[int, int],
+                       tissue: Optional[TissueMap]) -> List[Box]:
+    """The boxes of a slide of ``shape`` (H, W) inference pixels whose
+    tissue gives its stain levels: of the :data:`STAIN_SAMPLE_SIZE` grid,
+    those with tissue (all without a tissue map), at most
+    :data:`STAIN_SAMPLE_BOXES` evenly spread in row-major order."""
+    boxes = [box for box in tile_boxes(*shape, STAIN_SAMPLE_SIZE)
+             if tissue is None or tissue.any(box)]
+    if len(boxes) <= STAIN_SAMPLE_BOXES:
+        return boxes
+    picks = np.linspace(0, len(boxes) - 1, STAIN_SAMPLE_BOXES)
+    return [boxes[i] for i in picks.round().astype(int)]
+
+
 def _segment_tiles(model: torch.nn.Module, slide: SlideReader,
                    resolution: Resolution, todo: List[Tuple[Tuple[int, int],
                                                             Box]],
                    store: TileStore, tissue: Optional[TissueMap],
                    progress: tqdm) -> None:
     """Segment and store the tiles ``todo`` (``(index, box)``), reading the
-    next tiles' pixels in a second thread while the model runs."""
+    next tiles' pixels in a second thread while the model runs; every tile
+    with the slide's :func:`image_meta` (measured once per store)."""
+    if not todo:
+        return
     shape = (resolution.height, resolution.width)
+    meta = store.kept('image_meta', lambda: image_meta(model, (
+        slide.read(box, resolution)
+        for box in stain_sample_boxes(shape, tissue))))
     contexts = [region_context(model, box, shape) for _, box in todo]
     with ThreadPoolExecutor(1) as reader:
         pending = deque(
@@ -172,7 +203,7 @@ def _segment_tiles(model: torch.nn.Module, slide: SlideReader,
                     reader.submit(slide.read, contexts[i + PREFETCH],
                                   resolution))
             tile = segment_region(model, lambda _: pixels.result(), box,
-                                  shape)
+                                  shape, meta)
             if tissue is not None:
                 tile[~tissue.region(box)] = GLASS
             store.save(index, tile)

@@ -3,8 +3,8 @@ from .glas_patch import GlaSPatchDataset, patch_labels
 from .image_patches import ImagePatches, PatchSource
 from .patch_label import PatchLabelDataset
 from .tissue_seg import TissueSegDataset
-from .transforms import CropTile, LoadPatch
+from .transforms import CropTile, LoadPatch, MeasureStains
 
 __all__ = ['GlaSDataset', 'GlaSPatchDataset', 'CropTile', 'ImagePatches',
-           'LoadPatch', 'PatchLabelDataset', 'PatchSource',
+           'LoadPatch', 'MeasureStains', 'PatchLabelDataset', 'PatchSource',
            'TissueSegDataset', 'patch_labels']

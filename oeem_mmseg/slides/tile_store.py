@@ -3,7 +3,7 @@ without computing them again."""
 import json
 import os.path as osp
 import shutil
-from typing import Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 
@@ -43,6 +43,19 @@ class TileStore:
         else:
             atomic_write_bytes(manifest,
                                json.dumps(settings, indent=1).encode())
+
+    def kept(self, name: str, compute: Callable[[], Any]) -> Any:
+        """A JSON-serialisable value computed once for all the runs that
+        fill the store (e.g. the slide's stain levels, which every tile
+        must share): read from ``NAME.json`` when an earlier run wrote it,
+        else ``compute()`` written there."""
+        path = osp.join(self.folder, name + '.json')
+        if osp.isfile(path):
+            with open(path) as f:
+                return json.load(f)
+        value = json.loads(json.dumps(compute()))
+        atomic_write_bytes(path, json.dumps(value).encode())
+        return value
 
     def _path(self, index: TileIndex) -> str:
         return osp.join(self.folder, f'{index[0]:05d}_{index[1]:05d}.png')

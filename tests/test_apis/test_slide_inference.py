@@ -1,14 +1,20 @@
-"""infer_slide: tiles agree with the whole image; memory does not grow
-with the slide."""
+"""infer_slide: tiles agree with the whole image (also with stain
+normalisation: the slide's stain levels, kept for a resumed run, for every
+tile); memory does not grow with the slide."""
+import json
 import os.path as osp
 import subprocess
 import sys
 
+import pytest
+
+import oeem_mmseg.apis.slide_inference as slide_inference
 from oeem_mmseg.apis import SlideOptions, infer_slide, init_model
 from oeem_mmseg.apis.inference import segment_image
+from oeem_mmseg.apis.regions import image_meta, segment_region
 from oeem_mmseg.slides import GLASS, SlideReader, iter_mask_tiles
-from tests.helpers import (FAST, TINY_SEG, read_slide_mask, tool_env,
-                           write_slide)
+from tests.helpers import (FAST, TINY_SEG, TINY_STAIN_SEG, read_slide_mask,
+                           tool_env, write_slide)
 
 
 def test_slide_tiles_agree_with_whole_image(gland_checkpoint, tmp_path):
@@ -75,3 +81,55 @@ def test_large_blank_slide_memory_does_not_grow(gland_checkpoint, tmp_path):
                      osp.join(runs[1][1], 'large_mask.tif'))}
     assert len(segmented) == 48 * 64 and segmented[23, 31] > 0
     assert sum(segmented.values()) == segmented[23, 31]
+
+
+def test_slide_tiles_agree_with_whole_image_for_any_tile_size(
+        stain_gland_checkpoint, tmp_path):
+    path = write_slide(tmp_path / 'pale.tif', (200, 300), [(20, 30, 180, 270)],
+                       mpp=0.62, tile=128, stain=0.5)
+    model = init_model(TINY_STAIN_SEG, stain_gland_checkpoint,
+                       cfg_options=FAST)
+    with SlideReader(path) as slide:
+        image = slide.read((0, 0, 200, 300), slide.resolution(level=0))
+    whole = segment_image(model, image)
+    for tile_size in (64, 96, 160):
+        out = str(tmp_path / f'out_{tile_size}')
+        infer_slide(model, path, out, SlideOptions(tile_size=tile_size))
+        mask = read_slide_mask(osp.join(out, 'pale_mask.tif'))
+        tissue = mask != GLASS
+        assert tissue.mean() > 0.5
+        assert (mask[tissue] == whole[tissue]).mean() > 0.999
+        assert 0.01 < (mask[tissue] == 1).mean() < 0.6  # both classes
+
+
+def test_a_resumed_slide_keeps_its_stain_levels(stain_gland_checkpoint,
+                                                tmp_path, monkeypatch):
+    path = write_slide(tmp_path / 's.tif', (128, 192), [(0, 0, 128, 192)],
+                       mpp=0.62, tile=128, stain=0.5)
+    model = init_model(TINY_STAIN_SEG, stain_gland_checkpoint,
+                       cfg_options=FAST)
+    seen = []
+
+    def spy(model, read, core, shape, meta):
+        seen.append(meta)
+        return segment_region(model, read, core, shape, meta)
+
+    monkeypatch.setattr(slide_inference, 'segment_region', spy)
+    with SlideReader(path) as slide:
+        image = slide.read((0, 0, 128, 192), slide.resolution(level=0))
+    measured = image_meta(model, [image])['stain_levels']
+    summary = infer_slide(model, path, str(tmp_path / 'a'),
+                          SlideOptions(tile_size=64))
+    assert len(seen) == summary['computed'] > 1
+    assert all(meta['stain_levels'] == pytest.approx(measured, rel=1e-6)
+               for meta in seen)
+    # the levels an earlier (killed) run kept are the ones used again
+    parts = tmp_path / 'b' / 's.parts'
+    parts.mkdir(parents=True)
+    (parts / 'image_meta.json').write_text(
+        json.dumps(dict(stain_levels=[0.5, 0.6])))
+    seen.clear()
+    infer_slide(model, path, str(tmp_path / 'b'), SlideOptions(tile_size=64))
+    assert [meta['stain_levels'] for meta in seen] == [[0.5, 0.6]] * len(
+        seen) and seen
+    assert not parts.exists()  # removed with the finished tiles

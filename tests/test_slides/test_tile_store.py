@@ -1,4 +1,5 @@
-"""TileStore: finished tiles of another setting are refused."""
+"""TileStore: finished tiles of another setting are refused; values kept
+for every run that fills the store."""
 import numpy as np
 import pytest
 
@@ -13,3 +14,11 @@ def test_tile_store_refuses_other_settings(tmp_path):
     assert (0, 1) in again and (again.load((0, 1)) == 1).all()
     with pytest.raises(OEEMInputError, match='other settings .*tile_size'):
         TileStore(str(tmp_path / 'parts'), dict(level=0, tile_size=128))
+
+
+def test_kept_values_are_computed_once_per_store(tmp_path):
+    store = TileStore(str(tmp_path / 'parts'), dict(level=0))
+    assert store.kept('meta', lambda: dict(levels=(0.5, 0.25))) == dict(
+        levels=[0.5, 0.25])   # as JSON gives it back, in every run
+    again = TileStore(str(tmp_path / 'parts'), dict(level=0))
+    assert again.kept('meta', lambda: 1 / 0) == dict(levels=[0.5, 0.25])

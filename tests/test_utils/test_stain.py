@@ -1,10 +1,12 @@
-"""H&E stain amounts and their normalisation (oeem_mmseg.utils.stain)."""
+"""H&E stain amounts, the stain levels of an image's tissue and their
+normalisation (oeem_mmseg.utils.stain)."""
 import pytest
 import torch
 
 from oeem_mmseg.utils.stain import (STAIN_OD, from_stain_amounts,
                                     normalize_stains, stain_amounts,
-                                    stain_normalization_factors)
+                                    stain_levels, stain_normalization_factors,
+                                    tissue_pixels)
 from tests.helpers import stained
 
 
@@ -33,19 +35,46 @@ def test_each_stain_scales_alone():
 
 def test_normalization_brings_pale_and_strong_staining_together():
     pale, strong = stained(0.3, 0.3, seed=1), stained(1.0, 1.6, seed=1)
-    levels = []
     for image in (pale, strong):
-        out = normalize_stains(image, (0.9, 1.2))
-        levels.append(torch.quantile(stain_amounts(out)[:2].flatten(1), 0.9,
-                                     dim=1))
-    for level in levels:
-        assert level.tolist() == pytest.approx([0.9, 1.2], rel=0.05)
-    # glass only: factors bounded, not blown up
-    glass = torch.full((3, 16, 16), 255, dtype=torch.uint8)
-    assert stain_normalization_factors(stain_amounts(glass),
-                                       (0.9, 1.2)).max() <= 5
+        out = normalize_stains(image, (0.9, 1.2), stain_levels([image]))
+        assert stain_levels([out.round().byte()]) == pytest.approx(
+            (0.9, 1.2), rel=0.05)
     # BGR images are deconvolved in their own order
-    bgr = normalize_stains(pale[[2, 1, 0]], (0.9, 1.2),
-                           stain_od=STAIN_OD[:, [2, 1, 0]])
-    assert torch.allclose(bgr[[2, 1, 0]], normalize_stains(pale, (0.9, 1.2)),
-                          atol=1e-3)
+    bgr_od = STAIN_OD[:, [2, 1, 0]]
+    bgr = pale[[2, 1, 0]]
+    assert stain_levels([bgr], stain_od=bgr_od) == pytest.approx(
+        stain_levels([pale]), rel=1e-5)
+    levels = stain_levels([pale])
+    assert torch.allclose(
+        normalize_stains(bgr, (0.9, 1.2), levels, bgr_od)[[2, 1, 0]],
+        normalize_stains(pale, (0.9, 1.2), levels), atol=1e-3)
+
+
+def test_glass_white_and_black_pixels_do_not_drive_the_levels():
+    image = stained(0.5, 0.8, seed=3)[:, 8:]
+    levels = stain_levels([image])
+    assert tissue_pixels(image).all()
+    # the same tissue on a slide of glass, with near-white lumens and black
+    # pen marks: the same tissue pixels, the same levels
+    canvas = torch.full((3, 120, 160), 242, dtype=torch.uint8)
+    canvas[:, 40:64, 50:98] = image
+    canvas[:, 0:30, 0:30] = 230          # near-white (lumen, dust)
+    canvas[:, 100:, 100:] = 12           # near-black (pen)
+    assert tissue_pixels(canvas).sum() == image[0].numel()
+    assert stain_levels([canvas]) == levels
+    # measured in pieces (slide tiles) or whole: the same levels
+    assert stain_levels([canvas[:, :52], canvas[:, 52:]]) == levels
+    # a pale image's levels are pale, whatever the glass around it
+    pale = scale_stains(image, (0.5, 0.5, 1)).round().byte()
+    assert stain_levels([pale]) == pytest.approx(
+        [0.5 * level for level in levels], rel=0.05)
+
+
+def test_no_tissue_no_levels_image_kept():
+    glass = torch.full((3, 64, 64), 240, dtype=torch.uint8)
+    assert stain_levels([glass]) is None
+    assert stain_normalization_factors(None, (0.9, 1.2)).tolist() == [1] * 3
+    assert torch.equal(normalize_stains(glass, (0.9, 1.2), None).round(),
+                       glass.float())
+    # factors are bounded: a faint smear is not blown up
+    assert stain_normalization_factors((0.01, 0.01), (0.9, 1.2)).max() == 5

@@ -107,6 +107,17 @@ def _nearest_object_distance(instances: np.ndarray, object_id: int,
     return best
 
 
+def best_partners(pair_overlap: np.ndarray,
+                  other_areas: np.ndarray) -> np.ndarray:
+    """For every object (rows of ``pair_overlap``, (n, m) pixel counts with
+    the m objects of the other side), the index (n,) of the object of the
+    other side it overlaps most; a tie goes to the larger object (area
+    ``other_areas``, (m,)), then to the lower index, so that the match does
+    not depend on the order in which objects were numbered."""
+    most = pair_overlap == pair_overlap.max(axis=1, keepdims=True)
+    return np.where(most, other_areas[None], -1).argmax(axis=1)
+
+
 def _matched_sums(overlap: np.ndarray, instances: np.ndarray,
                   other_instances: np.ndarray) -> Tuple[float, float, float]:
     """One side of the object Dice and object Hausdorff, as area-weighted
@@ -114,7 +125,8 @@ def _matched_sums(overlap: np.ndarray, instances: np.ndarray,
 
     For every object of ``instances`` (rows of ``overlap``): the Dice and
     Hausdorff distance with the object of ``other_instances`` (columns) it
-    overlaps most; with none, Dice 0 and the distance to the nearest object.
+    overlaps most (:func:`best_partners`: ties to the larger object); with
+    none, Dice 0 and the distance to the nearest object.
 
     Args:
         overlap: Pixel counts (n + 1, m + 1) of each pair of labels, row and
@@ -126,7 +138,7 @@ def _matched_sums(overlap: np.ndarray, instances: np.ndarray,
     areas = overlap[1:].sum(axis=1)
     other_areas = overlap[:, 1:].sum(axis=0)
     pair_overlap = overlap[1:, 1:]
-    partners = pair_overlap.argmax(axis=1)
+    partners = best_partners(pair_overlap, other_areas)
     boxes = object_boxes(instances)
     other_boxes = object_boxes(other_instances)
     dice = 0.0
@@ -159,12 +171,19 @@ def object_statistics(pred_instances: np.ndarray, num_pred: int,
             1..num_gt glands.
         num_gt (int): Number of ground-truth glands.
 
+    Objects are matched to the object of the other side they overlap
+    most; a tie (two segmented objects with the same overlap of one gland,
+    or one object overlapping two glands equally) goes to the larger
+    object, then to the lower label (:func:`best_partners`).
+
     Returns:
         dict: ``tp``, ``fp``, ``fn`` (object counts for the F1 score: a
-        segmented object is a true positive when it covers more than 50 % of
-        the area of the ground-truth gland it overlaps most, as the
-        challenge's evaluation code tests it, so a gland is matched at most
-        once);
+        segmented object is a true positive when it covers **more than**
+        50 % of the area of the ground-truth gland it overlaps most, the
+        challenge's evaluation code's ``> 0.5``, kept here; the text of
+        Sirinukunwattana et al. says "at least 50 %", which would also count
+        an object covering exactly half. With ``> 0.5`` a gland is matched
+        at most once);
         ``dice`` (object Dice, 0-1) and ``hausdorff`` (object Hausdorff,
         pixels) of this image alone, each object weighted by its share of
         the image's object area; and the area-weighted sums that pool them
@@ -196,7 +215,7 @@ def object_statistics(pred_instances: np.ndarray, num_pred: int,
             num_pred + 1, num_gt + 1)
     pred_overlap = overlap[1:, 1:]
     gt_areas = overlap[:, 1:].sum(axis=0)
-    best_gt = pred_overlap.argmax(axis=1)
+    best_gt = best_partners(pred_overlap, gt_areas)
     covered = pred_overlap[np.arange(num_pred), best_gt] / gt_areas[best_gt]
     tp = int((covered > 0.5).sum())
     pred_area, pred_dice, pred_hausdorff = _matched_sums(
