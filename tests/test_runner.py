@@ -113,7 +113,7 @@ def test_tta_and_aug_test_together_are_one_line_error(tmp_path, capsys):
 def test_paper_test_protocol_has_one_source():
     cfg = load_config(osp.join(REPO, 'configs/oeem/pspnet_r38_glas_oeem.py'))
     scales = [0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
-    resizes = cfg.tta_pipeline[1].transforms[0]
+    resizes = cfg.tta_pipeline[-1].transforms[0]
     assert [t.scale_factor for t in resizes] == scales
     use_aug_test(cfg)
     assert cfg.model.test_cfg == dict(

@@ -15,4 +15,5 @@ log_level = 'INFO'
 load_from = None
 resume = False
 randomness = dict(seed=0)
-tta_model = dict(type='SegTTAModel')
+# MMSeg's test-time augmentation keeping the image's meta keys (instance_path)
+tta_model = dict(type='MetaSegTTAModel')

@@ -3,8 +3,8 @@ from .glas_patch import GlaSPatchDataset, patch_labels
 from .image_patches import ImagePatches, PatchSource
 from .patch_label import PatchLabelDataset
 from .tissue_seg import TissueSegDataset
-from .transforms import CropTile, LoadGlaSPatch
+from .transforms import CropTile, LoadGlaSPatch, MeasureStains
 
 __all__ = ['GlaSDataset', 'GlaSPatchDataset', 'CropTile', 'ImagePatches',
-           'LoadGlaSPatch', 'PatchLabelDataset', 'PatchSource',
-           'TissueSegDataset', 'patch_labels']
+           'LoadGlaSPatch', 'MeasureStains', 'PatchLabelDataset',
+           'PatchSource', 'TissueSegDataset', 'patch_labels']

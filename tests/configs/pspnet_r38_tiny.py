@@ -15,6 +15,7 @@ aug_test_cfg = dict(
     tile_size=tile_size, tile_stride=tile_stride, scales=[0.75, 1.0])
 train_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='MeasureStains'),
     dict(type='LoadAnnotations'),
     dict(type='CropTile'),
     dict(type='RandomResize', scale=crop_size, ratio_range=(0.75, 3.0),
@@ -22,7 +23,7 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs'),
+    dict(type='PackSegInputs', meta_keys={{_base_.meta_keys}}),
 ]
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,

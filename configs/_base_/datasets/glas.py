@@ -13,8 +13,20 @@ tile_stride = 192
 slide_cfg = dict(mpp=0.62)
 # the scale ratios of the paper's test, for --aug-test and --tta
 test_scales = [0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
+# the meta keys of every pipeline: mmseg's, instance_path (the ground-truth
+# instance map of the official release, see GlaSDataset, counted by
+# GlaSMetric's object metrics) and stain_levels (MeasureStains); a key is
+# packed where the sample has it
+meta_keys = ('img_path', 'seg_map_path', 'instance_path', 'ori_shape',
+             'img_shape', 'pad_shape', 'scale_factor', 'flip',
+             'flip_direction', 'reduce_zero_label', 'stain_levels')
+# MeasureStains: the stain levels of the whole image, measured before any
+# crop or resize, so that StainNormSegDataPreProcessor (the *_scratch
+# configs) normalises every tile, crop and view of an image alike; other
+# preprocessors ignore them
 train_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='MeasureStains'),
     dict(type='LoadAnnotations'),
     dict(type='CropTile'),
     dict(
@@ -25,18 +37,13 @@ train_pipeline = [
     dict(type='RandomCrop', crop_size=crop_size),
     dict(type='RandomFlip', prob=0.5),
     dict(type='PhotoMetricDistortion'),
-    dict(type='PackSegInputs'),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
-# instance_path: the ground-truth instance map of the official release (see
-# GlaSDataset), counted by GlaSMetric's object metrics
 test_pipeline = [
     dict(type='LoadImageFromFile'),
+    dict(type='MeasureStains'),
     dict(type='LoadAnnotations'),
-    dict(
-        type='PackSegInputs',
-        meta_keys=('img_path', 'seg_map_path', 'instance_path', 'ori_shape',
-                   'img_shape', 'pad_shape', 'scale_factor', 'flip',
-                   'flip_direction', 'reduce_zero_label')),
+    dict(type='PackSegInputs', meta_keys=meta_keys),
 ]
 # the paper's test (tools/test.py --aug-test): tiles, each seen at every test
 # scale x flip, each view by the sliding windows of model.test_cfg, softmax
@@ -47,9 +54,12 @@ aug_test_cfg = dict(
     tile_stride=tile_stride,
     scales=test_scales,
     flip=True)
-# MMSeg's test-time augmentation (tools/test.py --tta) at the same scales
+# MMSeg's test-time augmentation (tools/test.py --tta) at the same scales,
+# with the test pipeline's meta keys (MetaSegTTAModel keeps those that are
+# the same in every view)
 tta_pipeline = [
     dict(type='LoadImageFromFile', backend_args=None),
+    dict(type='MeasureStains'),
     dict(
         type='TestTimeAug',
         transforms=[
@@ -58,7 +68,7 @@ tta_pipeline = [
             [dict(type='RandomFlip', prob=0., direction='horizontal'),
              dict(type='RandomFlip', prob=1., direction='horizontal')],
             [dict(type='LoadAnnotations')],
-            [dict(type='PackSegInputs')],
+            [dict(type='PackSegInputs', meta_keys=meta_keys)],
         ]),
 ]
 train_dataloader = dict(

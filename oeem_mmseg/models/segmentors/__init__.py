@@ -1,3 +1,4 @@
+from .meta_seg_tta import MetaSegTTAModel
 from .tiled_encoder_decoder import TiledEncoderDecoder
 
-__all__ = ['TiledEncoderDecoder']
+__all__ = ['MetaSegTTAModel', 'TiledEncoderDecoder']
