@@ -23,6 +23,7 @@ import os.path as osp
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Optional
 
 import numpy as np
@@ -45,11 +46,16 @@ def run_dir(work: str, loss: str, seed: int) -> str:
     return osp.join(work, 'seeds', loss, f'seed{seed}')
 
 
-def run_one(src: str, work: str, loss: str, seed: int) -> None:
+def run_one(src: str, work: str, loss: str, seed: int,
+            threads: Optional[int] = None) -> str:
     """Train and test LOSS's quick segmentor with SEED (resumes; a finished
-    run only checks)."""
+    run only checks) on THREADS CPU threads; returns a line of its Test A
+    metrics."""
+    start = time.time()
     env = dict(os.environ, SEG_WORK=run_dir(work, loss, seed),
                SEG_OPTIONS=f'randomness.seed={seed}')
+    if threads:
+        env['OMP_NUM_THREADS'] = str(threads)
     log = osp.join(work, 'seeds', f'{loss}_seed{seed}.log')
     os.makedirs(osp.dirname(log), exist_ok=True)
     with open(log, 'a') as f:
@@ -60,6 +66,10 @@ def run_one(src: str, work: str, loss: str, seed: int) -> None:
     if result.returncode:
         sys.exit(f'error: {loss} seed {seed} failed (exit '
                  f'{result.returncode}), see {log}')
+    metrics = read_result(run_dir(work, loss, seed))
+    return (f'{loss} seed {seed}: Test A mIoU {metrics["mIoU"]:.2f}, gland '
+            f'IoU {metrics["IoU.gland"]:.2f}, objF1 {metrics["objF1"]:.2f} '
+            f'({time.time() - start:.0f} s)')
 
 
 def read_result(folder: str) -> Optional[Dict[str, float]]:
@@ -145,6 +155,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         default=['ce', 'l_norm'])
     parser.add_argument('--seeds', nargs='+', type=int,
                         default=[0, 1, 2, 3, 4])
+    parser.add_argument(
+        '--jobs', type=int, default=1,
+        help='runs at once, each on cpu_count / jobs threads (on 2 CPU '
+        'cores, 2 single-threaded runs finish sooner than 1 on both)')
     parser.add_argument('--markdown', help='also write the tables here')
     return parser.parse_args(argv)
 
@@ -153,15 +167,16 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     src, work = osp.abspath(args.src), osp.abspath(args.work)
     runs = [(loss, seed) for seed in args.seeds for loss in args.losses]
-    for i, (loss, seed) in enumerate(runs, 1):
-        start = time.time()
-        print(f'[{i}/{len(runs)}] {loss} seed {seed} ...', flush=True)
-        run_one(src, work, loss, seed)
-        metrics = read_result(run_dir(work, loss, seed))
-        print(f'[{i}/{len(runs)}] {loss} seed {seed}: Test A mIoU '
-              f'{metrics["mIoU"]:.2f}, gland IoU {metrics["IoU.gland"]:.2f},'
-              f' objF1 {metrics["objF1"]:.2f} ({time.time() - start:.0f} s)',
-              flush=True)
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    print(f'{len(runs)} runs, {args.jobs} at once on {threads} thread(s) '
+          'each', flush=True)
+    # the first run alone: it makes the shared stages 1-3
+    print(f'[1/{len(runs)}] {run_one(src, work, *runs[0])}', flush=True)
+    with ThreadPoolExecutor(args.jobs) as pool:
+        done = pool.map(lambda run: run_one(src, work, *run, threads),
+                        runs[1:])
+        for i, line in enumerate(done, 2):
+            print(f'[{i}/{len(runs)}] {line}', flush=True)
     results = collect(work)
     text = (table(results) + '\n\nTest A `--aug-test` mIoU of each run:\n\n'
             + per_seed(results) + '\n')
