@@ -13,7 +13,8 @@
 # the config selects on the val images (the classifier: best pseudo-mask
 # mIoU), else (the quick segmentors) or without a val split, the last.
 # Environment: DEVICE (pseudo-masks; cpu or cuda), AMP (1: mixed precision on
-# GPU), CLS_OPTIONS / SEG_OPTIONS (extra --cfg-options, key=value ...).
+# GPU), CLS_OPTIONS / SEG_OPTIONS (extra --cfg-options, key=value ...),
+# SEG_WORK (the segmentor's folder instead of WORK/SEG_NAME, e.g. one a seed).
 # Relative SRC, WORK and config paths are taken from the caller's directory
 # (configs also from the repository root, where the defaults are).
 set -euo pipefail
@@ -28,6 +29,7 @@ CLS=${3:-configs/oeem/cls_r38_glas_quick.py}
 SEG=${4:-configs/oeem/pspnet_r38_glas_oeem_quick.py}
 if [ -f "$CLS" ]; then CLS=$(absolute "$CLS"); fi
 if [ -f "$SEG" ]; then SEG=$(absolute "$SEG"); fi
+SEG_WORK=$(absolute "${SEG_WORK:-$WORK/$(basename "$SEG" .py)}")
 cd "$(dirname "$0")/.."
 DEVICE=${DEVICE:-cpu}
 PY=${PYTHON:-python3}
@@ -63,7 +65,6 @@ echo "== 3/5 pseudo-masks ($(date +%T))"
 "$PY" tools/make_pseudo_masks.py "$CLS" "$(selected "$WORK/cls" "$CLS")" \
   --out "$DATA/pseudo_masks" --show-dir "$WORK/pseudo_vis" --device "$DEVICE" \
   "${pseudo_amp[@]}" --cfg-options "${data_root[@]}" ${CLS_OPTIONS:-}
-SEG_WORK=$WORK/$(basename "$SEG" .py)
 echo "== 4/5 segmentation ($SEG) ($(date +%T))"
 "$PY" tools/train.py "$SEG" --work-dir "$SEG_WORK" --resume "${amp[@]}" \
   --cfg-options "${data_root[@]}" ${SEG_OPTIONS:-}
