@@ -3,11 +3,19 @@
 computed, and both stages learn: the CAMs and pseudo-masks on the training
 images beat, by 15 mIoU points, what a flat CAM gives, and the OEEM
 segmentor's --aug-test mIoU on the Test A images beats calling everything
-non-gland by 10 points (the floors are computed here from the masks). The
+non-gland by 7 points (the floors are computed here from the masks). The
 plain cross-entropy segmentor is trained beside it on the same pseudo-masks
-and reported, not compared (at this scale the difference is noise). It takes
-~15 minutes on 2 cores, so it runs only when OEEM_RUN_PIPELINE=1 (as .ci/run
-does) and ../shared/data/glas_subset exists.
+and reported, not compared: the seed study (benchmarks/seed_study.py,
+docs/results.md "Seed study") shows no difference at this scale.
+
+Why 7: over seeds 0-4 of the seed study the quick OEEM segmentor scored
+Test A mIoU 52.76, 51.76, 40.74, 52.34 and 34.21; the worst seed (4: gland
+IoU 30.96, object F1 12.50) is 13.0 above the all-non-gland floor 21.21,
+6.0 above the gate (28.21). CE's worst seed (4: 27.89) would not clear it,
+which is why CE is only reported. The one classifier of the study gave CAM
+mIoU 56.45 and pseudo-mask mIoU 61.02 (gates 45.09 and 49.36). It takes
+~15 minutes on 2 cores, so it runs only when OEEM_RUN_PIPELINE=1 (as
+.ci/run does) and ../shared/data/glas_subset exists.
 """
 import glob
 import json
@@ -138,7 +146,7 @@ def test_quick_pipeline_on_the_glas_subset(tmp_path, capsys):
         f' (all-non-gland floor {non_gland_floor:.2f})')
     with capsys.disabled():
         print('\n' + summary)
-    assert tested['OEEM']['mIoU'] >= non_gland_floor + 10, summary
+    assert tested['OEEM']['mIoU'] >= non_gland_floor + 7, summary
     # a second run on the finished work folder redoes nothing
     stamps = {path: os.path.getmtime(path) for path in glob.glob(
         osp.join(data, 'pseudo_masks', '*.png'))}
