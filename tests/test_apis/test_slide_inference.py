@@ -3,6 +3,7 @@ normalisation: the slide's stain levels, kept for a resumed run, for every
 tile); memory does not grow with the slide."""
 import json
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -123,9 +124,11 @@ def test_a_resumed_slide_keeps_its_stain_levels(stain_gland_checkpoint,
     assert len(seen) == summary['computed'] > 1
     assert all(meta['stain_levels'] == pytest.approx(measured, rel=1e-6)
                for meta in seen)
-    # the levels an earlier (killed) run kept are the ones used again
+    # the levels an earlier (killed) run kept are the ones used again; that
+    # run had written its record, the same as run a's
     parts = tmp_path / 'b' / 's.parts'
     parts.mkdir(parents=True)
+    shutil.copy(tmp_path / 'a' / 's_provenance.json', tmp_path / 'b')
     (parts / 'image_meta.json').write_text(
         json.dumps(dict(stain_levels=[0.5, 0.6])))
     seen.clear()

@@ -152,7 +152,9 @@ def test_killed_training_resumes_to_the_same_final_iteration(
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, env=tool_env())
     deadline = time.time() + 300
-    while not osp.isfile(osp.join(work_dir, 'iter_3.pth')):
+    # iter_4.pth begun: iter_3.pth is complete and named in last_checkpoint
+    # (MMEngine writes that after the checkpoint)
+    while not osp.isfile(osp.join(work_dir, 'iter_4.pth')):
         assert process.poll() is None and time.time() < deadline
         time.sleep(0.1)
     process.send_signal(signal.SIGKILL)
