@@ -229,8 +229,8 @@ def check_backbone_weights(cfg: Config) -> None:
         checkpoint = init_cfg.get('checkpoint', '')
         if (init_cfg.get('type') == 'Pretrained' and '://' not in checkpoint
                 and not osp.isfile(checkpoint)):
-            where = ('(ImageNet weights: see the README, "ImageNet '
-                     f'weights"); {hint}' if has_scratch else
+            where = ('(ImageNet weights: see docs/get_started.md, '
+                     f'"ImageNet weights"); {hint}' if has_scratch else
                      '(set model.backbone.init_cfg.checkpoint)')
             raise OEEMInputError(
                 f'{checkpoint}: backbone weights of {cfg.filename} not found '

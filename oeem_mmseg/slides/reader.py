@@ -152,7 +152,7 @@ class SlideReader:
 
     def _resolution_at(self, downsample: float) -> Resolution:
         """The grid of ``downsample``: a level within 5 % of it, else the
-        finest level coarser than it, resized."""
+        nearest level finer than it (the coarsest of those), resized down."""
         downsamples = self._slide.level_downsamples
         level = max((i for i, d in enumerate(downsamples)
                      if d <= downsample * (1 + LEVEL_SNAP)), default=0)
