@@ -15,11 +15,11 @@ the largest score difference and the share of identical pseudo-mask pixels.
 """
 import argparse
 import os.path as osp
+import sys
 import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config
 
 from oeem_mmseg.apis.pseudo_masks import build_classifier
@@ -29,28 +29,8 @@ from oeem_mmseg.datasets.glas_patch import patch_labels
 from oeem_mmseg.models.backbones.resnet38 import ResNet38
 from oeem_mmseg.utils.grid import grid_boxes
 
-CONFIG = osp.join(
-    osp.dirname(osp.abspath(__file__)), '..', 'configs', 'oeem',
-    'cls_r38_glas.py')
-
-
-def synthetic_image(rng: np.random.Generator, height: int,
-                    width: int) -> tuple:
-    """A smooth random RGB image (H, W, 3) uint8 and a 0/1 mask of random
-    discs (H, W) uint8."""
-    coarse = rng.integers(0, 256, (height // 16 + 2, width // 16 + 2, 3))
-    smooth = F.interpolate(
-        torch.from_numpy(coarse).float().permute(2, 0, 1)[None],
-        size=(height, width), mode='bilinear', align_corners=False)
-    image = smooth[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
-    yy, xx = np.mgrid[:height, :width]
-    mask = np.zeros((height, width), np.uint8)
-    for _ in range(6):
-        cy, cx = rng.integers(0, height), rng.integers(0, width)
-        radius = rng.integers(min(height, width) // 10,
-                              min(height, width) // 4)
-        mask[(yy - cy)**2 + (xx - cx)**2 < radius**2] = 1
-    return image, mask
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(REPO, 'configs', 'oeem', 'cls_r38_glas.py')
 
 
 def parse_args() -> argparse.Namespace:
@@ -86,6 +66,8 @@ def main() -> None:
         'batched': MultiScaleCAM(model, batch_size=args.batch_size, **cam_cfg),
         'per-crop': MultiScaleCAM(model, batch_size=1, **cam_cfg)
     }
+    sys.path.insert(0, REPO)
+    from tests.helpers import synthetic_image  # the tests' images
     rng = np.random.default_rng(args.seed)
     data = [synthetic_image(rng, *args.size) for _ in range(args.images)]
 

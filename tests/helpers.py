@@ -188,6 +188,25 @@ def glas_pseudo_mask(generator, image, mask, with_probs=False):
                              patch_labels(mask, boxes), with_probs)
 
 
+def synthetic_image(rng: np.random.Generator, height: int,
+                    width: int) -> tuple:
+    """A smooth random RGB image (H, W, 3) uint8 and a 0/1 mask of random
+    discs (H, W) uint8."""
+    coarse = rng.integers(0, 256, (height // 16 + 2, width // 16 + 2, 3))
+    smooth = F.interpolate(
+        torch.from_numpy(coarse).float().permute(2, 0, 1)[None],
+        size=(height, width), mode='bilinear', align_corners=False)
+    image = smooth[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+    yy, xx = np.mgrid[:height, :width]
+    mask = np.zeros((height, width), np.uint8)
+    for _ in range(6):
+        cy, cx = rng.integers(0, height), rng.integers(0, width)
+        radius = rng.integers(min(height, width) // 10,
+                              min(height, width) // 4)
+        mask[(yy - cy)**2 + (xx - cx)**2 < radius**2] = 1
+    return image, mask
+
+
 # ---- whole slides
 
 GLASS_RGB = (242, 242, 240)

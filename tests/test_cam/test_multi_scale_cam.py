@@ -13,7 +13,8 @@ from oeem_mmseg.cam import (MultiScaleCAM, class_activation_maps,
 from oeem_mmseg.datasets.glas_patch import patch_labels
 from oeem_mmseg.utils.grid import grid_boxes
 from tests.helpers import (PAPER_CAM, glas_pseudo_mask,
-                           random_weights_resnet38, red_image, stub_model)
+                           random_weights_resnet38, red_image, stub_model,
+                           synthetic_image)
 
 
 @torch.no_grad()
@@ -59,25 +60,6 @@ def per_crop_patch_scores(model: nn.Module,
                 patch_scores + scale_scores)
         scores.append(patch_scores[0])
     return torch.stack(scores)
-
-
-def synthetic_image(rng: np.random.Generator, height: int,
-                    width: int) -> tuple:
-    """A smooth random RGB image (H, W, 3) uint8 and a 0/1 mask of random
-    discs (H, W) uint8."""
-    coarse = rng.integers(0, 256, (height // 16 + 2, width // 16 + 2, 3))
-    smooth = F.interpolate(
-        torch.from_numpy(coarse).float().permute(2, 0, 1)[None],
-        size=(height, width), mode='bilinear', align_corners=False)
-    image = smooth[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
-    yy, xx = np.mgrid[:height, :width]
-    mask = np.zeros((height, width), np.uint8)
-    for _ in range(6):
-        cy, cx = rng.integers(0, height), rng.integers(0, width)
-        radius = rng.integers(min(height, width) // 10,
-                              min(height, width) // 4)
-        mask[(yy - cy)**2 + (xx - cx)**2 < radius**2] = 1
-    return image, mask
 
 
 @pytest.mark.parametrize('shape', [(112, 170), (80, 100)])
