@@ -21,6 +21,7 @@ import json
 import os.path as osp
 import time
 from typing import Dict, List, Optional, Sequence
+from urllib.parse import quote
 
 import cv2
 
@@ -223,7 +224,6 @@ def _label(key: str) -> str:
 
 
 def _href(file_name: str) -> str:
-    from urllib.parse import quote
     return html.escape(quote(file_name))
 
 
