@@ -1,4 +1,4 @@
-"""Seed study: the paper's Table 1 (OEEM against its ablations) at the scale
+"""Seed study: the paper's Table 3 (OEEM against its ablations) at the scale
 of a CPU, with the spread between training runs made visible.
 
 Every run goes through ``tools/run_pipeline.sh`` as a user's would: stages
@@ -12,8 +12,9 @@ back. The table covers every finished run in WORK:
 * the paired difference of each loss against CE on the same seed, mean with
   its 95 % t-interval; an interval containing 0 means no difference shown.
 
-    python benchmarks/seed_study.py ../shared/data/glas_subset work_dirs/seeds \
-        --losses ce l_norm --seeds 0 1 2 3 4 --markdown seed_study.md
+    python benchmarks/seed_study.py path/to/glas_subset work_dirs/seeds \
+        --losses ce l_norm lc_mix c_max c_diff ohem --seeds 0 1 2 3 4 \
+        --jobs 3 --markdown seed_study.md
 """
 import argparse
 import glob
@@ -152,7 +153,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('src', help='GlaS folder (e.g. glas_subset)')
     parser.add_argument('work', help='work folder (shared stages 1-3, runs)')
     parser.add_argument('--losses', nargs='+', choices=list(LOSS_CONFIGS),
-                        default=['ce', 'l_norm'])
+                        default=list(LOSS_CONFIGS))
     parser.add_argument('--seeds', nargs='+', type=int,
                         default=[0, 1, 2, 3, 4])
     parser.add_argument(

@@ -1,6 +1,6 @@
 """The repository's layout: it cites no file outside itself, the CAM step,
 the models and the evaluation import nothing from the APIs or a segmentor
-file, and the tests mirror the package and the tools."""
+file, and the tests mirror the package, the tools and the benchmarks."""
 import ast
 import glob
 import os
@@ -73,13 +73,14 @@ def test_cam_models_evaluation_import_no_api_and_no_segmentor():
 
 def test_tests_mirror_the_package_and_the_tools():
     """tests/test_<part>/test_<name>.py tests oeem_mmseg/<part>/.../<name>.py,
-    tests/test_tools/test_<name>.py the tool tools/.../<name>.py or .sh."""
+    tests/test_tools/test_<name>.py the tool tools/.../<name>.py or .sh,
+    tests/test_benchmarks/test_<name>.py the script benchmarks/<name>.py."""
     unmatched = []
     for path in glob.glob(osp.join(REPO, 'tests', 'test_*', 'test_*.py')):
         part = osp.basename(osp.dirname(path))[len('test_'):]
         name = osp.basename(path)[len('test_'):-len('.py')]
-        if part == 'tools':
-            candidates = [osp.join(REPO, 'tools', '**', name + suffix)
+        if part in ('tools', 'benchmarks'):
+            candidates = [osp.join(REPO, part, '**', name + suffix)
                           for suffix in ('.py', '.sh')]
         else:
             candidates = [osp.join(PACKAGE, part, '**', name + '.py')]
