@@ -123,16 +123,10 @@ def main() -> None:
                         help='the checkout whose tools/infer.py runs (e.g. '
                         'an older one, to compare)')
     args = parser.parse_args()
-    import torch
-    from mmengine.registry import init_default_scope
-    from mmseg.registry import MODELS
-    sys.path.insert(0, REPO)
-    from oeem_mmseg.apis.config import adapt_to_device, load_config
-    init_default_scope('mmseg')
+    sys.path[:0] = [REPO, osp.join(REPO, 'benchmarks')]
+    from bench_slide_inference import random_checkpoint
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = osp.join(tmp, 'tiny.pth')
-        model = MODELS.build(adapt_to_device(load_config(TINY_SEG)).model)
-        torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
+        checkpoint = random_checkpoint(TINY_SEG, osp.join(tmp, 'tiny.pth'))
         for side in args.sizes:
             for fmt in args.formats:
                 path = osp.join(tmp, f'image{side}.{fmt}')

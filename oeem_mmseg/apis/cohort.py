@@ -20,7 +20,7 @@ from typing import List, NamedTuple, Optional, Sequence
 
 import torch
 
-from ..slides.reader import is_slide
+from ..slides.reader import SlideReader, is_slide
 from ..slides.summary import record_result, write_summary
 from ..utils.errors import OEEMInputError
 from ..utils.io import read_image_hw
@@ -95,9 +95,8 @@ def input_size(path: str) -> int:
     error comes when it is segmented)."""
     try:
         if is_slide(path):
-            import openslide
-            with openslide.OpenSlide(path) as slide:
-                width, height = slide.dimensions
+            with SlideReader(path) as reader:
+                width, height = reader.width0, reader.height0
         else:
             height, width = read_image_hw(path)
     except Exception:  # noqa: BLE001  # reported by the rank segmenting it
@@ -140,7 +139,7 @@ def infer_cohort(model: torch.nn.Module,
     """
     paths = list_images(inputs)
     names = output_names(paths)
-    slides = [path for path in paths if is_slide(path)]
+    slides = {path for path in paths if is_slide(path)}
 
     def share(found: List[str]) -> List[str]:
         if world.size == 1:

@@ -256,19 +256,25 @@ def has_pretrained_weights(backbone_cfg: dict) -> bool:
                for entry in entries)
 
 
-def build_backbone(cfg: Config) -> nn.Module:
-    """The backbone of ``cfg.model``, built in the config's registry scope,
-    for inspecting what trains: on the ``meta`` device (no memory, no
-    weights), or on the CPU for a backbone whose constructor reads tensor
-    values (mmpretrain's ResNet)."""
+def build_for_inspection(cfg: Config, module_cfg: dict) -> nn.Module:
+    """The module of ``module_cfg`` (part of ``cfg``), built in the config's
+    registry scope for inspecting its parameters' names and shapes: on the
+    ``meta`` device (no memory, no weights), or on the CPU for a module
+    whose constructor reads tensor values (mmpretrain's ResNet)."""
     from mmengine.registry import MODELS, DefaultScope
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmseg')):
         try:
             with torch.device('meta'):
-                return MODELS.build(cfg.model.backbone)
+                return MODELS.build(module_cfg)
         except (RuntimeError, NotImplementedError):
-            return MODELS.build(cfg.model.backbone)
+            return MODELS.build(module_cfg)
+
+
+def build_backbone(cfg: Config) -> nn.Module:
+    """The backbone of ``cfg.model`` (:func:`build_for_inspection`), for
+    inspecting what trains."""
+    return build_for_inspection(cfg, cfg.model.backbone)
 
 
 def frozen_parts(backbone: nn.Module) -> Tuple[List[str], List[str]]:

@@ -13,7 +13,7 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from ..utils.checkpoint import check_resume_checkpoint, load_model_weights
 from ..utils.errors import OEEMInputError
-from .config import adapt_to_device
+from .config import adapt_to_device, build_for_inspection
 
 
 def _init_cpu_process_group(cfg: Config) -> None:
@@ -66,15 +66,6 @@ def resume_entries(cfg: Config) -> List[str]:
     return required
 
 
-def build_model(cfg: Config) -> torch.nn.Module:
-    """The model of ``cfg`` alone (no runner: nothing is written), built in
-    the config's default scope."""
-    from mmengine.registry import MODELS, DefaultScope
-    adapt_to_device(cfg)
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope')):
-        return MODELS.build(cfg.model)
-
-
 def check_resume(cfg: Config) -> None:
     """With ``cfg.resume``, check the checkpoint MMEngine will resume from
     (``cfg.load_from``, else the work dir's latest; none: training starts
@@ -93,7 +84,8 @@ def check_resume(cfg: Config) -> None:
                 f'names {path}, which does not exist; give the checkpoint '
                 'to resume from (--resume PATH)')
     try:
-        check_resume_checkpoint(build_model(cfg), path, resume_entries(cfg))
+        check_resume_checkpoint(build_for_inspection(cfg, cfg.model), path,
+                                resume_entries(cfg))
     except OEEMInputError as error:
         raise OEEMInputError(f'--resume: {error}') from None
 

@@ -48,12 +48,10 @@ class StainNormSegDataPreProcessor(SegDataPreProcessor):
         self.stain_od = (STAIN_OD[:, [2, 1, 0]] if self.channel_conversion
                          else STAIN_OD)
 
-    def measure(self, image: torch.Tensor,
-                rgb: bool = False) -> Optional[StainLevels]:
-        """The stain levels of a whole (3, H, W) image in the loader's order
-        (``rgb``: in RGB order instead), or None without tissue."""
-        return stain_levels([image], self.stain_percentile,
-                            STAIN_OD if rgb else self.stain_od)
+    def measure(self, image: torch.Tensor) -> Optional[StainLevels]:
+        """The stain levels of a whole (3, H, W) image in the loader's
+        order, or None without tissue."""
+        return stain_levels([image], self.stain_percentile, self.stain_od)
 
     def forward(self, data: dict, training: bool = False) -> Dict[str, Any]:
         if self.stain_reference is not None:

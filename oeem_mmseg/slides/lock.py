@@ -17,6 +17,7 @@ import uuid
 from typing import Optional
 
 from ..utils.errors import OEEMInputError
+from ..utils.io import create_temporary
 
 
 class OutputBusy(OEEMInputError):
@@ -103,9 +104,7 @@ class OutputLock:
         exists."""
         directory = osp.dirname(osp.abspath(self.path))
         os.makedirs(directory, exist_ok=True)
-        tmp = osp.join(directory,
-                       f'.{osp.basename(self.path)}.{uuid.uuid4().hex[:8]}')
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        fd, tmp = create_temporary(directory, osp.basename(self.path))
         with os.fdopen(fd, 'w') as f:
             json.dump(dict(self.holder, locked_at=time.time()), f)
         try:

@@ -20,12 +20,12 @@ import io
 import json
 import os.path as osp
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Collection, Dict, List, Optional
 from urllib.parse import quote
 
 import cv2
 
-from ..utils.io import atomic_write_bytes, atomic_write_png
+from ..utils.io import atomic_write_bytes, atomic_write_png, read_json
 from .lock import OutputLock
 
 REPORT_DIR = 'report'
@@ -44,14 +44,6 @@ def output_files(name: str, slide: bool) -> Dict[str, str]:
                 geojson=name + '.geojson', areas=name + '_areas.json')
 
 
-def _read_json(path: str) -> Optional[dict]:
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return None
-
-
 def record_result(out_dir: str, path: str, name: str, slide: bool,
                   result: dict) -> None:
     """Write ``report/NAME.json`` for the input ``path`` after a run: its
@@ -61,7 +53,7 @@ def record_result(out_dir: str, path: str, name: str, slide: bool,
     its thumbnail once the overlay exists."""
     report = osp.join(out_dir, REPORT_DIR)
     record_path = osp.join(report, name + '.json')
-    earlier = _read_json(record_path)
+    earlier = read_json(record_path)
     if result['status'] == 'skipped' and earlier and earlier.get(
             'status') == 'done':
         record = earlier
@@ -94,7 +86,7 @@ def _round(value: Optional[float], digits: int) -> Optional[float]:
 
 
 def summary_rows(out_dir: str, names: Dict[str, str],
-                 slides: Sequence[str]) -> List[dict]:
+                 slides: Collection[str]) -> List[dict]:
     """One row per input (``names``: input path -> output name, in order;
     ``slides``: the paths that are whole slides), from ``report/NAME.json``
     and ``NAME_areas.json``: ``name, input, status`` (``pending`` when no
@@ -103,12 +95,12 @@ def summary_rows(out_dir: str, names: Dict[str, str],
     reason``."""
     rows = []
     for path, name in names.items():
-        record = _read_json(osp.join(out_dir, REPORT_DIR,
+        record = read_json(osp.join(out_dir, REPORT_DIR,
                                      name + '.json')) or {}
         row = dict(name=name, input=path,
                    status=record.get('status', 'pending'), level=None,
                    um_per_px=None, tissue_mm2=None)
-        areas = (_read_json(osp.join(out_dir, name + '_areas.json'))
+        areas = (read_json(osp.join(out_dir, name + '_areas.json'))
                  if path in slides and row['status'] == 'done' else None)
         if areas:
             tissue = areas['tissue']['area_mm2']
@@ -227,7 +219,7 @@ def _href(file_name: str) -> str:
     return html.escape(quote(file_name))
 
 
-def index_html(out_dir: str, rows: List[dict], slides: Sequence[str]) -> str:
+def index_html(out_dir: str, rows: List[dict], slides: Collection[str]) -> str:
     """The page of ``rows`` (:func:`summary_rows`): a row per input with
     its thumbnail (linking to the overlay), its values and links to its
     outputs that exist."""
@@ -275,7 +267,7 @@ def index_html(out_dir: str, rows: List[dict], slides: Sequence[str]) -> str:
 
 
 def write_summary(out_dir: str, names: Dict[str, str],
-                  slides: Sequence[str]) -> List[dict]:
+                  slides: Collection[str]) -> List[dict]:
     """Rewrite ``summary.csv`` and ``index.html`` of ``out_dir`` from the
     per-input files (:func:`summary_rows`), atomically and under the
     summary lock; returns the rows."""

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..utils.errors import OEEMInputError
 from ..utils.io import atomic_write_bytes, atomic_write_png, read_label
-from ..utils.provenance import describe, differences
+from ..utils.provenance import describe, differences, plain
 
 TileIndex = Tuple[int, int]
 
@@ -29,7 +29,7 @@ class TileStore:
 
     def __init__(self, folder: str, settings: dict) -> None:
         self.folder = folder
-        settings = json.loads(json.dumps(settings))
+        settings = plain(settings)
         manifest = osp.join(folder, 'settings.json')
         if osp.isfile(manifest):
             with open(manifest) as f:
@@ -53,7 +53,7 @@ class TileStore:
         if osp.isfile(path):
             with open(path) as f:
                 return json.load(f)
-        value = json.loads(json.dumps(compute()))
+        value = plain(compute())
         atomic_write_bytes(path, json.dumps(value).encode())
         return value
 

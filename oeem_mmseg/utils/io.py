@@ -3,11 +3,12 @@ and atomic file writes."""
 import errno
 import glob
 import io
+import json
 import os
 import os.path as osp
 import uuid
 from contextlib import contextmanager
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -178,7 +179,17 @@ def check_mask_size(mask_path: str, mask_hw: Tuple[int, int],
             f'image {image_path} size {image_hw[1]}x{image_hw[0]}')
 
 
-def _create_temporary(directory: str, name: str) -> Tuple[int, str]:
+def read_json(path: str) -> Optional[Any]:
+    """The JSON value in ``path``, or None when it is missing or not JSON
+    (a record being replaced, an earlier run's)."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def create_temporary(directory: str, name: str) -> Tuple[int, str]:
     """A new hidden file ``directory/.name.<random>.tmp``, opened for
     writing, with the mode a plain ``open`` gives (0666 less the umask)."""
     while True:
@@ -198,7 +209,7 @@ def atomic_output(path: str) -> Iterator[str]:
     honours the umask, as with ``open``."""
     directory = osp.dirname(osp.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = _create_temporary(directory, osp.basename(path))
+    fd, tmp = create_temporary(directory, osp.basename(path))
     os.close(fd)
     try:
         yield tmp
@@ -275,7 +286,7 @@ def check_output_location(path: str,
         raise OEEMInputError(
             f'{where}: cannot be created, {directory} is a file')
     try:
-        fd, probe = _create_temporary(directory, 'oeem-write-test')
+        fd, probe = create_temporary(directory, 'oeem-write-test')
         os.close(fd)
         os.remove(probe)
     except OSError as error:

@@ -17,7 +17,7 @@ from typing import Any, List, Sequence
 import torch
 
 from .errors import OEEMInputError
-from .io import atomic_write_bytes
+from .io import atomic_write_bytes, read_json
 
 # test_cfg entries that change speed, not the result
 SPEED_ONLY = ('batch_size', )
@@ -89,13 +89,7 @@ def check_provenance(path: str, record: dict, outputs: Sequence[str]) -> None:
     existing = [output for output in outputs if osp.lexists(output)]
     if not existing:
         return
-    stored = None
-    if osp.isfile(path):
-        try:
-            with open(path) as f:
-                stored = json.load(f)
-        except (OSError, ValueError):
-            stored = None
+    stored = read_json(path)
     if stored is None:
         raise OEEMInputError(
             f'{existing[0]}: made by an unknown run ({path} is missing or '

@@ -48,7 +48,11 @@ def stain_amounts(image: torch.Tensor,
                   stain_od: torch.Tensor = STAIN_OD) -> torch.Tensor:
     """(3, H, W) H, E, DAB amounts (optical density units) of a (3, H, W)
     image."""
-    density = optical_density(image)
+    return _unmix(optical_density(image), stain_od)
+
+
+def _unmix(density: torch.Tensor, stain_od: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) stain amounts of a (3, H, W) optical density."""
     unmix = torch.linalg.inv(stain_od).to(density)
     return torch.einsum('chw,cs->shw', density, unmix)
 
@@ -68,7 +72,13 @@ def tissue_pixels(image: torch.Tensor,
     channel order): densest channel optical density ``>= density[0]``
     (not glass or near-white) and palest channel ``<= density[1]`` (not
     near-black)."""
-    od = optical_density(image)
+    return _tissue_mask(optical_density(image), density)
+
+
+def _tissue_mask(od: torch.Tensor,
+                 density: Tuple[float, float]) -> torch.Tensor:
+    """(H, W) bool tissue pixels (:func:`tissue_pixels`) of a (3, H, W)
+    optical density."""
     return (od.amax(0) >= density[0]) & (od.amin(0) <= density[1])
 
 
@@ -76,7 +86,9 @@ def tissue_he_amounts(image: torch.Tensor,
                       stain_od: torch.Tensor = STAIN_OD) -> torch.Tensor:
     """(2, N) haematoxylin and eosin amounts of the N tissue pixels
     (:func:`tissue_pixels`) of a (3, H, W) image."""
-    return stain_amounts(image, stain_od)[:2, tissue_pixels(image)]
+    density = optical_density(image)
+    return _unmix(density, stain_od)[:2, _tissue_mask(density,
+                                                      TISSUE_DENSITY)]
 
 
 def stain_levels(images: Iterable[torch.Tensor],

@@ -1,7 +1,6 @@
 """benchmarks/seed_study.py: finished runs are read back from their
 folders (unfinished ones left out), and the table's mean ± sd and paired
 95 % t-intervals are those of the per-seed metrics."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -10,12 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tests.helpers import REPO
+from tests.helpers import load_tool
 
-spec = importlib.util.spec_from_file_location(
-    'seed_study', osp.join(REPO, 'benchmarks', 'seed_study.py'))
-seed_study = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(seed_study)
+seed_study = load_tool(osp.join('..', 'benchmarks', 'seed_study.py'))
 
 # Test A metrics of each (loss, seed) written below
 MIOU = {'ce': [40.0, 50.0, 30.0], 'l_norm': [44.0, 51.0, 35.0]}

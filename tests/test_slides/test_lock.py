@@ -11,12 +11,11 @@ import time
 
 import numpy as np
 import pytest
-import tifffile
 
 from oeem_mmseg.apis import SlideOptions, infer_images, init_model
 from oeem_mmseg.slides.lock import OutputBusy, OutputLock
-from tests.helpers import (REPO, TINY_SEG, tool_command, tool_env,
-                           write_slide)
+from tests.helpers import (REPO, TINY_SEG, read_slide_mask, tool_command,
+                           tool_env, write_slide)
 
 
 def dead_pid() -> int:
@@ -96,7 +95,7 @@ def run_infer(slide, out, *extra) -> subprocess.Popen:
 
 def assert_consistent(out: str, name: str) -> None:
     """The mask, its areas and its GeoJSON of one run agree."""
-    mask = tifffile.imread(osp.join(out, name + '_mask.tif'), key=0)
+    mask = read_slide_mask(osp.join(out, name + '_mask.tif'))
     counts = np.bincount(mask.ravel(), minlength=256)
     areas = json.load(open(osp.join(out, name + '_areas.json')))
     assert [c['pixels'] for c in areas['classes']] == counts[:2].tolist()

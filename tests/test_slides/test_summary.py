@@ -14,7 +14,7 @@ import pytest
 
 from oeem_mmseg.apis import SlideOptions, init_model
 from oeem_mmseg.apis.cohort import infer_cohort
-from tests.helpers import TINY_SEG, draw_glas_image, write_slide
+from tests.helpers import FAST, TINY_SEG, draw_glas_image, write_slide
 
 BROWSERS = ('chromium', 'chromium-browser', 'google-chrome')
 
@@ -35,8 +35,7 @@ def cohort(gland_checkpoint, tmp_path_factory) -> str:
     cv2.imwrite(str(inputs / 'image.png'), image[..., ::-1])
     (inputs / 'broken.svs').write_bytes(b'not a slide')
     out = str(root / 'out')
-    model = init_model(TINY_SEG, gland_checkpoint,
-                       cfg_options={'model.test_cfg.batch_size': 16})
+    model = init_model(TINY_SEG, gland_checkpoint, cfg_options=FAST)
     summary = infer_cohort(model, [str(inputs)], out,
                            slide_options=SlideOptions(tile_size=64))
     assert summary['done'] == 4 and len(summary['failed']) == 1

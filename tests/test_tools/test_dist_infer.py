@@ -10,11 +10,10 @@ import socket
 import subprocess
 import time
 
-import tifffile
 
 from oeem_mmseg.apis.cohort import input_size, share_by_size
-from tests.helpers import (REPO, TINY_SEG, tool_command, tool_env,
-                           write_slide)
+from tests.helpers import (REPO, TINY_SEG, read_slide_mask, tool_command,
+                           tool_env, write_slide)
 
 SIZES = {'a': (384, 512), 'b': (256, 384), 'c': (320, 256), 'd': (128, 256),
          'e': (128, 128)}
@@ -56,8 +55,8 @@ def outputs(out: str, name: str) -> dict:
     files = {suffix: open(osp.join(out, name + suffix), 'rb').read()
              for suffix in ('.geojson', '_areas.json', '_areas.csv',
                             '_overlay.png')}
-    files['mask'] = tifffile.imread(osp.join(out, name + '_mask.tif'),
-                                    key=0).tobytes()
+    files['mask'] = read_slide_mask(osp.join(out, name + '_mask.tif')
+                                    ).tobytes()
     return files
 
 

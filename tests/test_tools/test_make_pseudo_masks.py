@@ -21,7 +21,6 @@ make_pseudo_masks_tool = load_tool('make_pseudo_masks.py')
 
 
 def test_tool_end_to_end_with_resnet38(glas_prepared, tmp_path, capsys):
-    module = load_tool('make_pseudo_masks.py')
     model = random_weights_resnet38()
     ckpt = str(tmp_path / 'cls.pth')
     torch.save({'state_dict': model.state_dict(), 'meta': {}}, ckpt)
@@ -31,7 +30,7 @@ def test_tool_end_to_end_with_resnet38(glas_prepared, tmp_path, capsys):
         '--cfg-options', f'train_dataloader.dataset.data_root={glas_prepared}',
         'cam_cfg.input_size=32'
     ]
-    summary = module.main(argv)
+    summary = make_pseudo_masks_tool.main(argv)
     names = open(osp.join(glas_prepared, 'splits', 'train.txt')).read().split()
     assert summary['num_images'] == len(names) == summary['num_written']
     for name in names:
@@ -41,8 +40,8 @@ def test_tool_end_to_end_with_resnet38(glas_prepared, tmp_path, capsys):
     assert 0 <= summary['pseudo_mask']['mIoU'] <= 100
 
     with pytest.raises(SystemExit) as exit_info:
-        module.main([TINY_CLS, str(tmp_path / 'missing.pth'), '--out',
-                     out])
+        make_pseudo_masks_tool.main([TINY_CLS, str(tmp_path / 'missing.pth'),
+                                     '--out', out])
     assert exit_info.value.code == 2
     assert 'error: ' in capsys.readouterr().err
 

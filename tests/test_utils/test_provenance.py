@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import oeem_mmseg.apis.slide_inference as slide_api
-from tests.helpers import TINY_SEG, write_slide
+from tests.helpers import FAST, TINY_SEG, write_slide
 from oeem_mmseg.apis import SlideOptions, infer_slide, init_model
 from oeem_mmseg.apis.inference import infer_images
 from oeem_mmseg.utils import OEEMInputError
@@ -18,7 +18,6 @@ from oeem_mmseg.utils.provenance import (check_provenance, differences,
                                          model_record, weights_sha256,
                                          write_provenance)
 
-FAST = {'model.test_cfg.batch_size': 16}
 OPTIONS = SlideOptions(tile_size=64)
 
 

@@ -320,8 +320,7 @@ def _prepare_image(image_path: str, mask_path: str,
     """Write the image, the 0/1 mask and, for an instance-map source, the
     instance map; returns the keys of ``outputs`` written."""
     image = read_rgb(image_path)
-    mask = read_label(mask_path)
-    check_mask_size(mask_path, mask.shape, image_path, image.shape)
+    mask = read_label(mask_path)  # its size checked from the headers
     gland = binarize_glas_mask(mask, mask_path)
     atomic_write_png(outputs['image'], image)
     atomic_write_png(outputs['mask'], gland, palette=GLAS_PALETTE)
